@@ -1,0 +1,94 @@
+// stack.mjs — starts the real local stack (the balancer with managed backend
+// workers serving this folder as static files) on free loopback ports, and stops it.
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export const FRONTEND_DIR = resolve(fileURLToPath(new URL("..", import.meta.url)));
+export const REPO_DIR = resolve(FRONTEND_DIR, "..");
+
+const READY_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+function balancerBinary() {
+  const binary = process.env.BALANCER_BIN || join(REPO_DIR, "target", "release", "balancer");
+  if (!existsSync(binary)) {
+    throw new Error(
+      `balancer binary not found at ${binary}: run \`cargo build --release\` in ${REPO_DIR} ` +
+        "(or set BALANCER_BIN to the balancer executable)",
+    );
+  }
+  return binary;
+}
+
+/**
+ * Starts `balancer` with two managed workers sharing a fresh SQLite file, and
+ * resolves once it printed its public and admin addresses and `stack ready`.
+ * Returns { baseUrl, adminUrl, adminToken, stop() }.
+ */
+export async function startStack() {
+  const binary = balancerBinary();
+  const workDir = mkdtempSync(join(tmpdir(), "sentiment-e2e-"));
+  const adminToken = randomBytes(24).toString("hex");
+  const args = [
+    "--listen", "127.0.0.1:0",
+    "--admin-listen", "127.0.0.1:0",
+    "--admin-token", adminToken,
+    "--workers", "2",
+    "--worker-arg", "--db-path", "--worker-arg", join(workDir, "test.db"),
+    "--worker-arg", "--static-dir", "--worker-arg", FRONTEND_DIR,
+  ];
+  const child = spawn(binary, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+
+  let stderrTail = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => {
+    stderrTail = (stderrTail + chunk).slice(-4000);
+  });
+  const exited = new Promise((resolveExit) => child.once("exit", (code, signal) => resolveExit({ code, signal })));
+
+  const addresses = await new Promise((resolveReady, rejectReady) => {
+    const found = {};
+    let settled = false;
+    const fail = (reason) => {
+      if (settled) return;
+      settled = true;
+      child.kill("SIGKILL");
+      rejectReady(new Error(`${reason}\n--- balancer stderr (tail) ---\n${stderrTail}`));
+    };
+    const timer = setTimeout(() => fail(`balancer not ready within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      fail(`balancer exited before it was ready (code ${code}, signal ${signal})`);
+    });
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const listening = /^(balancer|admin) listening on (http:\/\/\S+)/.exec(line.trim());
+      if (listening) found[listening[1]] = listening[2];
+      if (line.trim() === "stack ready" && found.balancer && found.admin && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolveReady(found);
+      }
+    });
+  });
+
+  async function stop() {
+    process.removeListener("exit", killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  return { baseUrl: addresses.balancer, adminUrl: addresses.admin, adminToken, stop };
+}

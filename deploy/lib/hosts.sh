@@ -79,7 +79,9 @@ balancer_admin() {
 	local method=$1 path=$2 body=${3:-}
 	local args=(curl -sS --fail-with-body -m 10 -X "$method" -H @- "http://127.0.0.1:8081$path")
 	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' -d "$body")
-	printf 'Authorization: Bearer %s\n' "$(secret admin-token)" | host_exec "$(balancer_host)" "${args[@]}"
+	# Process substitution, not a pipe: a dry run reads nothing, and the writer's
+	# SIGPIPE must not fail the call.
+	host_exec "$(balancer_host)" "${args[@]}" < <(printf 'Authorization: Bearer %s\n' "$(secret admin-token)")
 }
 
 # Waits (bounded) until a worker answers /readyz, asked from the balancer host:

@@ -25,3 +25,13 @@ secret() {
 	[[ -s $file ]] || die "secret $1 missing in $SECRETS_DIR (deploy/install creates it)"
 	tr -d '\n' <"$file"
 }
+
+# Dry runs render with visible placeholders instead of real secrets.
+use_placeholder_secrets() {
+	SECRETS_DIR=$1
+	mkdir -p "$SECRETS_DIR"
+	local name
+	for name in admin-token mongodb-app-password mongodb-root-password mongodb-keyfile; do
+		(umask 077 && echo "<$name>" >"$SECRETS_DIR/$name")
+	done
+}

@@ -1,0 +1,13 @@
+//! The sentiment-analysis service: `POST /analyze` scores a text with VADER and stores it,
+//! `GET /history` pages through what was stored, and the frontend is served from a folder.
+
+pub mod analysis;
+pub mod cli;
+pub mod configuration;
+pub mod error;
+pub mod json_body;
+pub mod middleware;
+pub mod routes;
+pub mod sentiment;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,38 @@
+//! The command-line entry point, shared by the `backend` binary and the balancer's `worker`
+//! subcommand (which runs the same service from the balancer's own executable).
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+use clap::Parser;
+
+use crate::configuration::Settings;
+use crate::startup::Application;
+
+/// Parses the flags (exiting with a usage message when they are wrong), then serves until
+/// stopped. Once bound it prints `backend listening on http://ADDRESS` on stdout, the line a
+/// supervisor waits for.
+pub fn run<I, T>(args: I) -> io::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let settings = Settings::parse_from(args);
+    // A host process (the balancer) may have set up logging already.
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .try_init();
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings)
+            .await
+            .map_err(io::Error::other)?;
+        let mut stdout = io::stdout().lock();
+        writeln!(
+            stdout,
+            "backend listening on http://{}",
+            application.address()
+        )?;
+        stdout.flush()?;
+        drop(stdout);
+        application.run_until_stopped().await
+    })
+}

@@ -1,0 +1,149 @@
+//! Command-line and environment configuration of the backend.
+//!
+//! Every flag has an environment-variable equivalent so the same binary is configured by flags
+//! locally and by an environment file under systemd.
+
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use clap::{Args, Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "backend",
+    version,
+    about = "Sentiment analysis service: VADER scores over HTTP, stored in MongoDB or an embedded SQLite store"
+)]
+pub struct Settings {
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to bind; 0 picks a free port (printed on stdout).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// HTTP worker threads [default: number of CPUs].
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Folder of static files served at `/` (the frontend).
+    #[arg(long, env = "STATIC_DIR", default_value = "frontend")]
+    pub static_dir: PathBuf,
+
+    /// Seconds browsers and caches may keep static files before revalidating them.
+    #[arg(long, env = "STATIC_MAX_AGE", default_value_t = 300)]
+    pub static_max_age: u32,
+
+    /// Seconds caches may keep a page of `/history`; kept short so new analyses show quickly.
+    #[arg(long, env = "HISTORY_MAX_AGE", default_value_t = 2)]
+    pub history_max_age: u32,
+
+    /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+
+    #[command(flatten)]
+    pub limits: Limits,
+
+    #[command(flatten)]
+    pub store: StoreSettings,
+}
+
+/// Sizes above which input is refused.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Limits {
+    /// Longest text accepted by `POST /analyze`, in characters.
+    #[arg(long, env = "MAX_TEXT_CHARS", default_value_t = 10_000)]
+    pub max_text_chars: usize,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreSettings {
+    /// MongoDB connection string; when set, MongoDB is the store instead of the embedded one.
+    #[arg(long, env = "MONGODB_URI")]
+    pub mongodb_uri: Option<String>,
+
+    /// MongoDB database name.
+    #[arg(long, env = "MONGODB_DATABASE", default_value = "sentiment")]
+    pub mongodb_database: String,
+
+    /// MongoDB collection name.
+    #[arg(long, env = "MONGODB_COLLECTION", default_value = "analyses")]
+    pub mongodb_collection: String,
+
+    /// MongoDB write concern: `majority` or a number of acknowledging members.
+    #[arg(long, env = "MONGODB_WRITE_CONCERN", default_value = "majority", value_parser = parse_write_concern)]
+    pub mongodb_write_concern: WriteConcernSetting,
+
+    /// Embedded store file (SQLite, WAL mode); several processes may share it.
+    #[arg(long, env = "SQLITE_PATH", default_value = "data/sentiment.db")]
+    pub db_path: PathBuf,
+
+    /// When the embedded store forces a commit to disk (`full`: every commit survives power
+    /// loss; `normal`: commits survive a crash of the process, not of the machine).
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full)]
+    pub sqlite_synchronous: SqliteSynchronous,
+
+    /// Most analyses written in one group commit.
+    #[arg(long, env = "BATCH_MAX", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pub batch_max: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteConcernSetting {
+    Majority,
+    Nodes(u32),
+}
+
+fn parse_write_concern(value: &str) -> Result<WriteConcernSetting, String> {
+    if value.eq_ignore_ascii_case("majority") {
+        return Ok(WriteConcernSetting::Majority);
+    }
+    match value.parse::<u32>() {
+        Ok(nodes) if nodes > 0 => Ok(WriteConcernSetting::Nodes(nodes)),
+        _ => Err(format!(
+            "`{value}` is not a write concern: use `majority` or a number of members from 1 up"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_concern_accepts_majority_and_counts() {
+        assert_eq!(
+            parse_write_concern("Majority"),
+            Ok(WriteConcernSetting::Majority)
+        );
+        assert_eq!(parse_write_concern("2"), Ok(WriteConcernSetting::Nodes(2)));
+        assert!(parse_write_concern("0").is_err());
+        assert!(parse_write_concern("all").is_err());
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let settings = Settings::try_parse_from(["backend"]).expect("defaults are valid");
+        assert_eq!(settings.port, 8080);
+        assert_eq!(settings.limits.max_text_chars, 10_000);
+        assert_eq!(settings.limits.max_body_bytes, 65_536);
+        assert_eq!(settings.store.batch_max, 1024);
+    }
+
+    #[test]
+    fn zero_batch_is_refused() {
+        assert!(Settings::try_parse_from(["backend", "--batch-max", "0"]).is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! Errors the API answers with: each has a status, a stable snake_case code and a sentence for
+//! people, sent as the JSON body `{"error": code, "message": sentence}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("The request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("Send the request body as JSON with the header Content-Type: application/json.")]
+    UnsupportedMediaType,
+    #[error("The request body is larger than the limit of {limit} bytes.")]
+    PayloadTooLarge { limit: usize },
+    #[error("The request body was cut off: {0}")]
+    IncompleteBody(String),
+    #[error("The JSON body needs a \"text\" field, e.g. {{\"text\": \"I love it\"}}.")]
+    MissingText,
+    #[error("The \"text\" field must be a string.")]
+    InvalidText,
+    #[error("The text is empty: write something to analyse.")]
+    EmptyText,
+    #[error("The text is {chars} characters long; the limit is {limit}.")]
+    TextTooLong { chars: usize, limit: usize },
+    #[error("limit must be a whole number from 1 to {max}.")]
+    InvalidLimit { max: usize },
+    #[error("before must be the id of an analysis from a previous history page ({0}).")]
+    InvalidCursor(String),
+    #[error("The query string is malformed: {0}")]
+    InvalidQuery(String),
+    #[error("The storage is unavailable, please retry shortly: {0}")]
+    StoreUnavailable(StoreError),
+    /// Any other status, raised by the framework rather than by our handlers (unknown path,
+    /// wrong method, header too large, ...).
+    #[error("{message}")]
+    Other { status: StatusCode, message: String },
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::IncompleteBody(_) => "incomplete_body",
+            ApiError::MissingText => "missing_text",
+            ApiError::InvalidText => "invalid_text",
+            ApiError::EmptyText => "empty_text",
+            ApiError::TextTooLong { .. } => "text_too_long",
+            ApiError::InvalidLimit { .. } => "invalid_limit",
+            ApiError::InvalidCursor(_) => "invalid_cursor",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::Other { status, .. } => code_for_status(*status),
+        }
+    }
+}
+
+/// The code for statuses the framework produces on its own.
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
+        StatusCode::PRECONDITION_FAILED => "precondition_failed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        status if status.is_client_error() => "bad_request",
+        _ => "internal_error",
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidCursor(cursor) => ApiError::InvalidCursor(cursor),
+            other => ApiError::StoreUnavailable(other),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson(_)
+            | ApiError::IncompleteBody(_)
+            | ApiError::InvalidLimit { .. }
+            | ApiError::InvalidCursor(_)
+            | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingText
+            | ApiError::InvalidText
+            | ApiError::EmptyText
+            | ApiError::TextTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Other { status, .. } => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if matches!(self, ApiError::StoreUnavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        response.json(ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_json_with_code_and_message() {
+        let response = ApiError::TextTooLong {
+            chars: 12,
+            limit: 10,
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+    }
+
+    #[test]
+    fn cursor_errors_from_the_store_are_client_errors() {
+        let error = ApiError::from(StoreError::InvalidCursor("x".into()));
+        assert_eq!(error.status_code(), StatusCode::BAD_REQUEST);
+        let error = ApiError::from(StoreError::ShuttingDown);
+        assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

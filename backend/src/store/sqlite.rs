@@ -1,0 +1,210 @@
+//! The embedded store: SQLite in WAL mode, shared safely by several worker processes.
+//!
+//! One writer connection per process takes the batches of the group committer; readers come from
+//! a pool so history pages never wait behind a commit. WAL lets readers and the writer of every
+//! process work at once, and `busy_timeout` makes writers of different processes queue instead
+//! of failing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use r2d2::Pool;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use vader::Scores;
+
+use super::{HistoryPage, Store, StoreError};
+use crate::analysis::{Analysis, NewAnalysis};
+use crate::configuration::{SqliteSynchronous, StoreSettings};
+
+/// How long a connection waits for another process's write lock before giving up.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+const READER_POOL_SIZE: u32 = 8;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS analyses (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    neg REAL NOT NULL,
+    neu REAL NOT NULL,
+    pos REAL NOT NULL,
+    compound REAL NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Pool<SqliteConnectionManager>,
+}
+
+impl SqliteStore {
+    pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        let path = settings.db_path.clone();
+        let synchronous = settings.sqlite_synchronous;
+        let writer = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || open_writer(&path, synchronous)
+        })
+        .await??;
+        let manager = SqliteConnectionManager::file(&path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|connection| {
+                connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            });
+        let readers = Pool::builder()
+            .max_size(READER_POOL_SIZE)
+            .min_idle(Some(0))
+            .build(manager)?;
+        Ok(Self {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+        })
+    }
+
+    /// Runs blocking SQLite work off the async threads.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(work).await?
+    }
+}
+
+fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection, StoreError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // A missing folder would otherwise surface as SQLite's vaguer "unable to open".
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateFolder {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match synchronous {
+        SqliteSynchronous::Full => "FULL",
+        SqliteSynchronous::Normal => "NORMAL",
+    };
+    connection.pragma_update(None, "synchronous", synchronous)?;
+    connection.execute_batch(SCHEMA)?;
+    Ok(connection)
+}
+
+fn parse_cursor(before: &str) -> Result<i64, StoreError> {
+    match before.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(StoreError::InvalidCursor(before.to_owned())),
+    }
+}
+
+fn row_to_analysis(row: &rusqlite::Row<'_>) -> rusqlite::Result<Analysis> {
+    let created_at_ms: i64 = row.get(6)?;
+    Ok(Analysis {
+        id: row.get::<_, i64>(0)?.to_string(),
+        text: row.get(1)?,
+        scores: Scores {
+            neg: row.get(2)?,
+            neu: row.get(3)?,
+            pos: row.get(4)?,
+            compound: row.get(5)?,
+        },
+        created_at: DateTime::from_timestamp_millis(created_at_ms).unwrap_or_default(),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Analysis>, StoreError> {
+        let writer = Arc::clone(&self.writer);
+        self.blocking(move || {
+            let mut connection = writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // IMMEDIATE takes the write lock up front, so waiting on another process happens
+            // under busy_timeout rather than failing halfway through the batch.
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut ids = Vec::with_capacity(batch.len());
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT INTO analyses (text, neg, neu, pos, compound, created_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for analysis in &batch {
+                    let scores = analysis.scores;
+                    insert.execute(params![
+                        analysis.text,
+                        scores.neg,
+                        scores.neu,
+                        scores.pos,
+                        scores.compound,
+                        analysis.created_at.timestamp_millis()
+                    ])?;
+                    ids.push(transaction.last_insert_rowid());
+                }
+            }
+            transaction.commit()?;
+            Ok(batch
+                .into_iter()
+                .zip(ids)
+                .map(|(analysis, id)| analysis.stored_as(id.to_string()))
+                .collect())
+        })
+        .await
+    }
+
+    async fn history(&self, page: HistoryPage<'_>) -> Result<Vec<Analysis>, StoreError> {
+        let before = page
+            .before
+            .map(parse_cursor)
+            .transpose()?
+            .unwrap_or(i64::MAX);
+        let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+        let readers = self.readers.clone();
+        self.blocking(move || {
+            let connection = readers.get()?;
+            let mut select = connection.prepare_cached(
+                "SELECT id, text, neg, neu, pos, compound, created_at_ms FROM analyses
+                 WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = select.query_map(params![before, limit], row_to_analysis)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let readers = self.readers.clone();
+        self.blocking(move || {
+            let connection = readers.get()?;
+            connection.query_row("SELECT count(*) FROM analyses WHERE id < 0", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("embedded SQLite store at {}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_positive_integers() {
+        assert_eq!(parse_cursor("42").unwrap(), 42);
+        for bad in ["0", "-3", "abc", "", "1.5", "99999999999999999999"] {
+            assert!(
+                matches!(parse_cursor(bad), Err(StoreError::InvalidCursor(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! A stored response and how it is served again: freshness, age, the one-request revalidation
+//! flag behind `EXPIRED`/`STALE`, and conditional (`If-None-Match`/`If-Modified-Since`) answers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue, HttpDate};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+
+/// Bytes accounted per entry on top of its headers and body.
+const ENTRY_OVERHEAD: usize = 256;
+
+#[derive(Debug)]
+pub struct CachedResponse {
+    pub status: StatusCode,
+    /// End-to-end headers as the upstream sent them, without `Content-Length` and per-request
+    /// headers (`X-Request-Id`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `X-Upstream` of the backend that produced it.
+    pub upstream: HeaderValue,
+    pub body: Bytes,
+    /// The upstream `Content-Length` of a HEAD response (whose body is empty).
+    pub head_length: Option<u64>,
+    /// Request headers the response varies on.
+    pub vary: Vec<HeaderName>,
+    stored_at: Instant,
+    ttl: Duration,
+    retention: Duration,
+    revalidating: AtomicBool,
+}
+
+/// Whether an entry may be served as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    Stale,
+}
+
+impl CachedResponse {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        status: StatusCode,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        upstream: HeaderValue,
+        body: Bytes,
+        head_length: Option<u64>,
+        vary: Vec<HeaderName>,
+        ttl: Duration,
+        stale: Duration,
+    ) -> Self {
+        Self {
+            status,
+            headers,
+            upstream,
+            body,
+            head_length,
+            vary,
+            stored_at: Instant::now(),
+            ttl,
+            retention: ttl + stale,
+            revalidating: AtomicBool::new(false),
+        }
+    }
+
+    pub fn freshness(&self) -> Freshness {
+        if self.stored_at.elapsed() < self.ttl {
+            Freshness::Fresh
+        } else {
+            Freshness::Stale
+        }
+    }
+
+    /// How long the store keeps it: its TTL plus the window in which it may be served stale.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// Only one request refreshes an expired entry; the others are served it stale meanwhile.
+    pub fn try_begin_revalidation(&self) -> bool {
+        !self.revalidating.swap(true, Ordering::AcqRel)
+    }
+
+    /// The refresh failed: let the next request try again.
+    pub fn end_revalidation(&self) {
+        self.revalidating.store(false, Ordering::Release);
+    }
+
+    /// Bytes this entry accounts for in the store's bound.
+    pub fn weight(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len())
+                .sum::<usize>()
+    }
+
+    fn header(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The client already holds this representation (RFC 9110 section 13.1).
+    fn not_modified(&self, request: &HeaderMap) -> bool {
+        if let Some(candidates) = request.get(header::IF_NONE_MATCH) {
+            let Some(etag) = self.header(&header::ETAG) else {
+                return false;
+            };
+            let bare = |tag: &[u8]| tag.strip_prefix(b"W/").unwrap_or(tag).to_vec();
+            let etag = bare(etag.as_bytes());
+            return candidates
+                .as_bytes()
+                .split(|b| *b == b',')
+                .any(|candidate| {
+                    let candidate = candidate.trim_ascii();
+                    candidate == b"*" || bare(candidate) == etag
+                });
+        }
+        let since = request
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok()?.parse::<HttpDate>().ok());
+        let modified = self
+            .header(&header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok()?.parse::<HttpDate>().ok());
+        matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
+    }
+
+    /// The response for `req`, labelled with `cache_status` (`X-Cache`).
+    pub fn respond(
+        &self,
+        req: &HttpRequest,
+        cache_status: HeaderValue,
+        request_id: HeaderValue,
+    ) -> HttpResponse {
+        let status = if self.status == StatusCode::OK && self.not_modified(req.headers()) {
+            StatusCode::NOT_MODIFIED
+        } else {
+            self.status
+        };
+        let mut response = match (status, self.head_length) {
+            (StatusCode::NOT_MODIFIED, _) => HttpResponse::NotModified().finish(),
+            (_, Some(length)) => HttpResponse::build(status).body(crate::proxy::head_body(length)),
+            _ => HttpResponse::build(status).body(self.body.clone()),
+        };
+        let headers = response.headers_mut();
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        let age = self.stored_at.elapsed().as_secs();
+        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(crate::proxy::X_UPSTREAM, self.upstream.clone());
+        headers.insert(crate::proxy::X_CACHE, cache_status);
+        headers.insert(crate::proxy::X_REQUEST_ID, request_id);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn entry() -> CachedResponse {
+        CachedResponse::new(
+            StatusCode::OK,
+            vec![
+                (header::ETAG, HeaderValue::from_static("\"v1\"")),
+                (
+                    header::LAST_MODIFIED,
+                    HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+                ),
+            ],
+            HeaderValue::from_static("u:1"),
+            Bytes::from_static(b"body"),
+            None,
+            Vec::new(),
+            Duration::from_secs(60),
+            Duration::ZERO,
+        )
+    }
+
+    fn status_for(header: (HeaderName, &'static str)) -> StatusCode {
+        let req = TestRequest::get().insert_header(header).to_http_request();
+        entry()
+            .respond(
+                &req,
+                HeaderValue::from_static("HIT"),
+                HeaderValue::from_static("id"),
+            )
+            .status()
+    }
+
+    #[test]
+    fn conditional_requests_get_304_only_when_matching() {
+        assert_eq!(
+            status_for((header::IF_NONE_MATCH, "\"v0\", W/\"v1\"")),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            status_for((header::IF_NONE_MATCH, "\"v2\"")),
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_for((header::IF_MODIFIED_SINCE, "Wed, 21 Oct 2015 07:28:00 GMT")),
+            StatusCode::NOT_MODIFIED
+        );
+        assert_eq!(
+            status_for((header::IF_MODIFIED_SINCE, "Tue, 20 Oct 2015 07:28:00 GMT")),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn only_one_revalidation_at_a_time() {
+        let entry = entry();
+        assert!(entry.try_begin_revalidation());
+        assert!(!entry.try_begin_revalidation());
+        entry.end_revalidation();
+        assert!(entry.try_begin_revalidation());
+    }
+}

@@ -1,0 +1,249 @@
+//! The HTTP cache: a moka store bounded in bytes, keyed by [`CacheKey`], with `Cache-Control`
+//! policy, coalesced misses, stale serving and purge-on-write.
+
+mod coalesce;
+mod entry;
+mod key;
+mod policy;
+mod purge;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use actix_web::http::Method;
+use actix_web::http::header::HeaderName;
+
+pub use coalesce::{Coalescer, Leader, NoOutcome, Outcome, Role, follow};
+pub use entry::{CachedResponse, Freshness};
+pub use key::CacheKey;
+pub use policy::CachePolicy;
+use purge::PurgeRules;
+
+use crate::configuration::CacheSettings;
+
+/// What the cache knows about a request.
+pub enum Lookup {
+    /// The request must go to the upstream and its response must not be stored.
+    Bypass,
+    Fresh(Arc<CachedResponse>),
+    /// Past its TTL but still retained for stale serving.
+    Stale(CacheKey, Arc<CachedResponse>),
+    Miss(CacheKey),
+}
+
+/// `X-Cache` outcomes, counted for metrics.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub stale: AtomicU64,
+    pub expired: AtomicU64,
+    pub bypass: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct RetentionExpiry;
+
+impl moka::Expiry<CacheKey, Arc<CachedResponse>> for RetentionExpiry {
+    fn expire_after_create(
+        &self,
+        _: &CacheKey,
+        value: &Arc<CachedResponse>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(value.retention())
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &CacheKey,
+        value: &Arc<CachedResponse>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.retention())
+    }
+}
+
+pub struct HttpCache {
+    store: moka::sync::Cache<CacheKey, Arc<CachedResponse>>,
+    /// `Vary` header names learnt per primary key; only consulted once any response varied.
+    vary_index: RwLock<HashMap<CacheKey, Arc<[HeaderName]>>>,
+    any_vary: AtomicBool,
+    coalescer: Arc<Coalescer>,
+    policy: CachePolicy,
+    purge_rules: PurgeRules,
+    /// Bumped by every purge: a fetch that started before a purge must not store its result.
+    epoch: AtomicU64,
+    stale: Duration,
+    lock_timeout: Duration,
+    max_entry_bytes: usize,
+    stats: CacheStats,
+}
+
+impl HttpCache {
+    /// `None` when the configured size is 0 (cache disabled).
+    pub fn new(settings: &CacheSettings) -> Option<Self> {
+        if settings.max_bytes == 0 {
+            return None;
+        }
+        let store = moka::sync::Cache::builder()
+            .max_capacity(settings.max_bytes)
+            .weigher(|key: &CacheKey, value: &Arc<CachedResponse>| {
+                u32::try_from(key.weight() + value.weight()).unwrap_or(u32::MAX)
+            })
+            .expire_after(RetentionExpiry)
+            .support_invalidation_closures()
+            .build();
+        Some(Self {
+            store,
+            vary_index: RwLock::default(),
+            any_vary: AtomicBool::new(false),
+            coalescer: Arc::default(),
+            policy: CachePolicy::new(settings),
+            purge_rules: PurgeRules::new(settings.purge.clone()),
+            epoch: AtomicU64::new(0),
+            stale: settings.stale,
+            lock_timeout: settings.lock_timeout,
+            max_entry_bytes: settings.max_entry_bytes as usize,
+            stats: CacheStats::default(),
+        })
+    }
+
+    pub fn policy(&self) -> &CachePolicy {
+        &self.policy
+    }
+
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    pub fn coalescer(&self) -> &Arc<Coalescer> {
+        &self.coalescer
+    }
+
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    pub fn stale_window(&self) -> Duration {
+        self.stale
+    }
+
+    pub fn max_entry_bytes(&self) -> usize {
+        self.max_entry_bytes
+    }
+
+    pub fn lookup(&self, req: &HttpRequest) -> Lookup {
+        let Some(primary) = CacheKey::primary(req) else {
+            return Lookup::Bypass;
+        };
+        if self.policy.request_bypasses(req.headers()) {
+            return Lookup::Bypass;
+        }
+        let key = self.full_key(primary, req);
+        match self.store.get(&key) {
+            None => Lookup::Miss(key),
+            Some(entry) => match entry.freshness() {
+                Freshness::Fresh => Lookup::Fresh(entry),
+                Freshness::Stale => Lookup::Stale(key, entry),
+            },
+        }
+    }
+
+    fn full_key(&self, primary: CacheKey, req: &HttpRequest) -> CacheKey {
+        if !self.any_vary.load(Ordering::Relaxed) {
+            return primary;
+        }
+        let index = self.vary_index.read().unwrap_or_else(|e| e.into_inner());
+        match index.get(&primary) {
+            Some(names) => primary.with_vary(names, req),
+            None => primary,
+        }
+    }
+
+    /// The purge epoch to pass to [`Self::store`] for a fetch starting now.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Stores `entry` fetched for `req` unless a purge happened since `epoch`; returns whether it
+    /// is stored.
+    pub fn store(
+        &self,
+        key: &CacheKey,
+        req: &HttpRequest,
+        entry: Arc<CachedResponse>,
+        epoch: u64,
+    ) -> bool {
+        let primary = key.to_primary();
+        let key = if entry.vary.is_empty() {
+            primary
+        } else {
+            let full = primary.with_vary(&entry.vary, req);
+            self.vary_index
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(primary, entry.vary.clone().into());
+            self.any_vary.store(true, Ordering::Relaxed);
+            full
+        };
+        if self.epoch() != epoch {
+            return false;
+        }
+        self.store.insert(key.clone(), entry);
+        // A purge that raced with the insert must still win.
+        if self.epoch() != epoch {
+            self.store.invalidate(&key);
+            return false;
+        }
+        true
+    }
+
+    /// Applies the purge rules after a successful unsafe request.
+    pub fn purge_after_write(&self, method: &Method, path: &str) {
+        for prefix in self.purge_rules.prefixes_for(method, path) {
+            self.purge_prefix(prefix);
+        }
+    }
+
+    pub fn purge_prefix(&self, prefix: &str) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let owned = prefix.to_owned();
+        self.store
+            .invalidate_entries_if(move |key, _| key.path().starts_with(&owned))
+            .expect("invalidation closures are enabled at build time");
+        self.vary_index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|key, _| !key.path().starts_with(prefix));
+        log::debug!("cache purged {prefix}*");
+    }
+
+    pub fn purge_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.store.invalidate_all();
+        self.vary_index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Bytes currently accounted (after pending maintenance).
+    pub fn weighted_size(&self) -> u64 {
+        self.store.run_pending_tasks();
+        self.store.weighted_size()
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.store.entry_count()
+    }
+}

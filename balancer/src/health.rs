@@ -1,0 +1,64 @@
+//! Active health checks: `GET <health.path>` on every backend each interval (and at once for a
+//! newly added backend); a backend goes down after `fall` failures and up after `rise` successes.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tokio::time::{Instant, sleep_until};
+
+use crate::backends::{Backend, BackendSet};
+use crate::configuration::HealthSettings;
+
+/// Runs until the backend set is dropped; spawn it on the main arbiter.
+pub async fn run(backends: Arc<BackendSet>, settings: HealthSettings) {
+    let client = awc::Client::builder()
+        .timeout(settings.timeout)
+        .disable_redirects()
+        .finish();
+    let mut changes = backends.changes();
+    let mut next_round = Instant::now();
+    loop {
+        tokio::select! {
+            _ = sleep_until(next_round) => {
+                check(&client, &backends, &settings, |_| true).await;
+                next_round = Instant::now() + settings.interval;
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                check(&client, &backends, &settings, |b| !b.is_checked()).await;
+            }
+        }
+    }
+}
+
+async fn check(
+    client: &awc::Client,
+    backends: &BackendSet,
+    settings: &HealthSettings,
+    wanted: impl Fn(&Backend) -> bool,
+) {
+    let snapshot = backends.snapshot_full();
+    let probes = snapshot
+        .backends
+        .iter()
+        .filter(|b| wanted(b))
+        .map(|backend| async move {
+            let url = format!("{}{}", backend.address().base_url(), settings.path);
+            let ok = match client.get(url).send().await {
+                Ok(response) => response.status().is_success(),
+                Err(error) => {
+                    log::debug!("health check of {} failed: {error}", backend.address());
+                    false
+                }
+            };
+            (backend, ok)
+        });
+    for (backend, ok) in join_all(probes).await {
+        backends.report(
+            backend,
+            backend.record_check(ok, settings.rise, settings.fall),
+        );
+    }
+}

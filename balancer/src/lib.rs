@@ -1,0 +1,13 @@
+//! A caching reverse proxy and worker supervisor for the sentiment service: selection
+//! algorithms, active and passive health, an HTTP cache with purge-on-write, an admin API, and
+//! managed local worker processes.
+
+pub mod admin;
+pub mod backends;
+pub mod cache;
+pub mod configuration;
+pub mod health;
+pub mod proxy;
+pub mod selection;
+pub mod startup;
+pub mod workers;

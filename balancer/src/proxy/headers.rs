@@ -1,0 +1,191 @@
+//! Header handling: hop-by-hop stripping both ways, `X-Forwarded-*` and `X-Request-Id` on the
+//! way up, and the end-to-end response headers copied (or cached) on the way down.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use super::X_REQUEST_ID;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Connection-scoped headers (RFC 9110 section 7.6.1) never forwarded by a proxy.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Extra names listed in a `Connection` header are hop-by-hop too.
+fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// Iterates the headers of `headers` that a proxy passes on, minus the framing ones (the body
+/// is re-framed on each hop) and any in `also_skip`.
+pub fn end_to_end<'a>(
+    headers: &'a HeaderMap,
+    also_skip: &'a [HeaderName],
+) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> {
+    let listed = if headers.contains_key(header::CONNECTION) {
+        connection_listed(headers)
+    } else {
+        Vec::new()
+    };
+    headers.iter().filter(move |(name, _)| {
+        !is_hop_by_hop(name)
+            && **name != header::CONTENT_LENGTH
+            && !also_skip.contains(name)
+            && !listed.contains(name)
+    })
+}
+
+/// Request headers dropped when the cache fetches a full copy for itself.
+pub const CONDITIONAL: [HeaderName; 4] = [
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_MATCH,
+    header::IF_RANGE,
+];
+
+/// Response headers that describe one exchange, not the stored representation.
+pub const PER_RESPONSE: [HeaderName; 3] = [
+    X_REQUEST_ID,
+    header::AGE,
+    HeaderName::from_static("x-upstream"),
+];
+
+/// Fills the upstream request's headers from the client's.
+pub fn forward_request_headers(
+    req: &HttpRequest,
+    upstream: &mut HeaderMap,
+    request_id: &HeaderValue,
+    strip_conditionals: bool,
+) {
+    let skip: &[HeaderName] = if strip_conditionals {
+        &CONDITIONAL
+    } else {
+        &[]
+    };
+    for (name, value) in end_to_end(req.headers(), skip) {
+        upstream.append(name.clone(), value.clone());
+    }
+    let client_ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let forwarded_for = match req
+        .headers()
+        .get(&X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prior) => format!("{prior}, {client_ip}"),
+        None => client_ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        upstream.insert(X_FORWARDED_FOR, value);
+    }
+    upstream.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    if let Some(host) = req.headers().get(header::HOST) {
+        upstream.insert(X_FORWARDED_HOST, host.clone());
+    }
+    upstream.insert(X_REQUEST_ID, request_id.clone());
+}
+
+/// Issues `X-Request-Id`s unique within this process and unlikely to repeat across restarts.
+#[derive(Debug)]
+pub struct RequestIds {
+    prefix: u32,
+    counter: AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let mut seed = [0u8; 4];
+        // A fixed prefix only makes ids less unique across restarts; it is not a security property.
+        let _ = getrandom::fill(&mut seed);
+        Self {
+            prefix: u32::from_ne_bytes(seed),
+            counter: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RequestIds {
+    /// The client's id when it sent a usable one, otherwise a new one.
+    pub fn for_request(&self, req: &HttpRequest) -> HeaderValue {
+        if let Some(id) = req
+            .headers()
+            .get(X_REQUEST_ID)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+        {
+            return id.clone();
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n:012x}", self.prefix))
+            .expect("hex digits are a valid header value")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_headers_are_dropped() {
+        let req = TestRequest::get()
+            .insert_header((header::CONNECTION, "keep-alive, x-secret"))
+            .insert_header(("x-secret", "1"))
+            .insert_header(("keep-alive", "timeout=5"))
+            .insert_header((header::CONTENT_LENGTH, "0"))
+            .insert_header(("x-kept", "yes"))
+            .insert_header((header::HOST, "example.test"))
+            .peer_addr("10.1.2.3:999".parse().unwrap())
+            .to_http_request();
+        let mut upstream = HeaderMap::new();
+        forward_request_headers(
+            &req,
+            &mut upstream,
+            &HeaderValue::from_static("id-1"),
+            false,
+        );
+        assert!(upstream.get("x-secret").is_none());
+        assert!(upstream.get("keep-alive").is_none());
+        assert!(upstream.get("connection").is_none());
+        assert!(upstream.get("content-length").is_none());
+        assert_eq!(upstream.get("x-kept").unwrap(), "yes");
+        assert_eq!(upstream.get("x-forwarded-for").unwrap(), "10.1.2.3");
+        assert_eq!(upstream.get("x-forwarded-host").unwrap(), "example.test");
+        assert_eq!(upstream.get("x-forwarded-proto").unwrap(), "http");
+        assert_eq!(upstream.get("x-request-id").unwrap(), "id-1");
+    }
+
+    #[test]
+    fn request_ids_are_echoed_or_generated_uniquely() {
+        let ids = RequestIds::default();
+        let given = TestRequest::get()
+            .insert_header(("x-request-id", "abc"))
+            .to_http_request();
+        assert_eq!(ids.for_request(&given), "abc");
+        let plain = TestRequest::get().to_http_request();
+        assert_ne!(ids.for_request(&plain), ids.for_request(&plain));
+    }
+}

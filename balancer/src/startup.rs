@@ -1,0 +1,203 @@
+//! Builds and binds the public and admin servers, starts the health checker and (in local mode)
+//! the worker supervisor, and stops everything in order. Callable in-process on port 0.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+
+use crate::admin::{self, AdminState};
+use crate::backends::{Backend, BackendSet, MembershipError};
+use crate::cache::HttpCache;
+use crate::configuration::Settings;
+use crate::health;
+use crate::proxy::{self, ProxyState};
+use crate::workers::{Supervisor, WorkerSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{field}: cannot listen on {address}: {source}")]
+    Bind {
+        field: &'static str,
+        address: SocketAddr,
+        source: io::Error,
+    },
+    #[error("workers.command: {0}")]
+    WorkerCommand(io::Error),
+    #[error("backends: {0}")]
+    Backends(#[from] MembershipError),
+}
+
+/// A running balancer.
+pub struct Balancer {
+    public_address: SocketAddr,
+    admin_address: SocketAddr,
+    admin_token: String,
+    token_generated: bool,
+    backends: Arc<BackendSet>,
+    public: ServerHandle,
+    admin: ServerHandle,
+    supervisor: Option<Supervisor>,
+    health: actix_web::rt::task::JoinHandle<()>,
+}
+
+impl Balancer {
+    /// Binds both listeners and starts everything; call inside an actix system.
+    pub fn start(settings: Settings) -> Result<Self, StartupError> {
+        let backends = Arc::new(BackendSet::new(settings.algorithm));
+        for (address, weight) in &settings.backends {
+            backends.add(Backend::new(address.clone(), *weight, false))?;
+        }
+        let cache = HttpCache::new(&settings.cache).map(Arc::new);
+        let (admin_token, token_generated) = match &settings.admin_token {
+            Some(token) => (token.clone(), false),
+            None => (generate_token(), true),
+        };
+        let spec = if settings.managed_workers() {
+            Some(WorkerSpec::new(&settings.workers).map_err(StartupError::WorkerCommand)?)
+        } else {
+            None
+        };
+
+        let proxy_state =
+            web::Data::new(ProxyState::new(&settings, backends.clone(), cache.clone()));
+        let proxy_settings = settings.proxy.clone();
+        let public = HttpServer::new(move || {
+            App::new()
+                .app_data(proxy_state.clone())
+                .app_data(web::Data::new(proxy::upstream_client(&proxy_settings)))
+                .default_service(web::to(proxy::handle))
+        })
+        .workers(settings.threads)
+        .backlog(4096)
+        .keep_alive(settings.proxy.keep_alive)
+        .client_request_timeout(settings.proxy.client_request_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .shutdown_timeout(settings.proxy.shutdown_timeout.as_secs())
+        .disable_signals()
+        .bind(settings.listen)
+        .map_err(|source| StartupError::Bind {
+            field: "listen",
+            address: settings.listen,
+            source,
+        })?;
+        let public_address = public.addrs()[0];
+
+        let supervisor =
+            spec.map(|spec| Supervisor::start(spec, backends.clone(), settings.workers.count));
+        let admin_state = web::Data::new(AdminState {
+            backends: backends.clone(),
+            cache,
+            workers: supervisor.clone(),
+            token: admin_token.clone(),
+        });
+        let admin = HttpServer::new(move || {
+            App::new()
+                .app_data(admin_state.clone())
+                .configure(admin::configure)
+        })
+        .workers(1)
+        .shutdown_timeout(1)
+        .disable_signals()
+        .bind(settings.admin_listen)
+        .map_err(|source| StartupError::Bind {
+            field: "admin_listen",
+            address: settings.admin_listen,
+            source,
+        })?;
+        let admin_address = admin.addrs()[0];
+
+        let public = public.run();
+        let admin = admin.run();
+        let handles = (public.handle(), admin.handle());
+        actix_web::rt::spawn(public);
+        actix_web::rt::spawn(admin);
+        let health = actix_web::rt::spawn(health::run(backends.clone(), settings.health.clone()));
+        Ok(Self {
+            public_address,
+            admin_address,
+            admin_token,
+            token_generated,
+            backends,
+            public: handles.0,
+            admin: handles.1,
+            supervisor,
+            health,
+        })
+    }
+
+    pub fn public_address(&self) -> SocketAddr {
+        self.public_address
+    }
+
+    pub fn admin_address(&self) -> SocketAddr {
+        self.admin_address
+    }
+
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    pub fn backends(&self) -> &Arc<BackendSet> {
+        &self.backends
+    }
+
+    /// Prints the announced lines: listener URLs, the generated token, then `stack ready` once a
+    /// backend is healthy.
+    pub fn announce(&self) {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "balancer listening on http://{}", self.public_address);
+        let _ = writeln!(out, "admin listening on http://{}", self.admin_address);
+        if self.token_generated {
+            let _ = writeln!(out, "admin token: {}", self.admin_token);
+        }
+        let _ = out.flush();
+        let backends = self.backends.clone();
+        actix_web::rt::spawn(async move {
+            backends.wait_until_any_healthy().await;
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "stack ready");
+            let _ = out.flush();
+        });
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then stops the workers.
+    pub async fn shutdown(self) {
+        self.public.stop(true).await;
+        self.admin.stop(true).await;
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.shutdown().await;
+        }
+        self.health.abort();
+        log::info!("balancer stopped");
+    }
+}
+
+/// 32 hex characters from the OS random source.
+fn generate_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// Runs a balancer until SIGINT/SIGTERM, then shuts it down cleanly.
+pub async fn run(settings: Settings) -> Result<(), StartupError> {
+    let balancer = Balancer::start(settings)?;
+    balancer.announce();
+    stop_signal().await;
+    log::info!("stopping");
+    balancer.shutdown().await;
+    Ok(())
+}

@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -27,21 +27,25 @@ function balancerBinary() {
 }
 
 /**
- * Starts `balancer` with two managed workers sharing a fresh SQLite file, and
- * resolves once it printed its public and admin addresses and `stack ready`.
+ * Starts `balancer` with two managed workers and resolves once it printed its
+ * public and admin addresses and `stack ready`.
  * Returns { baseUrl, adminUrl, adminToken, stop() }.
+ *
+ * The workers get the balancer's documented defaults (`--db-path data/sentiment.db
+ * --static-dir frontend`), which are relative: running in a fresh folder that holds
+ * a `frontend` link to this folder gives them an empty store and this page, without
+ * passing either flag a second time (the backend refuses a repeated flag).
  */
 export async function startStack() {
   const binary = balancerBinary();
   const workDir = mkdtempSync(join(tmpdir(), "sentiment-e2e-"));
+  symlinkSync(FRONTEND_DIR, join(workDir, "frontend"), "dir");
   const adminToken = randomBytes(24).toString("hex");
   const args = [
     "--listen", "127.0.0.1:0",
     "--admin-listen", "127.0.0.1:0",
     "--admin-token", adminToken,
     "--workers", "2",
-    "--worker-arg", "--db-path", "--worker-arg", join(workDir, "test.db"),
-    "--worker-arg", "--static-dir", "--worker-arg", FRONTEND_DIR,
   ];
   const child = spawn(binary, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });
   const killOnExit = () => child.kill("SIGKILL");
@@ -54,31 +58,7 @@ export async function startStack() {
   });
   const exited = new Promise((resolveExit) => child.once("exit", (code, signal) => resolveExit({ code, signal })));
 
-  const addresses = await new Promise((resolveReady, rejectReady) => {
-    const found = {};
-    let settled = false;
-    const fail = (reason) => {
-      if (settled) return;
-      settled = true;
-      child.kill("SIGKILL");
-      rejectReady(new Error(`${reason}\n--- balancer stderr (tail) ---\n${stderrTail}`));
-    };
-    const timer = setTimeout(() => fail(`balancer not ready within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      fail(`balancer exited before it was ready (code ${code}, signal ${signal})`);
-    });
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const listening = /^(balancer|admin) listening on (http:\/\/\S+)/.exec(line.trim());
-      if (listening) found[listening[1]] = listening[2];
-      if (line.trim() === "stack ready" && found.balancer && found.admin && !settled) {
-        settled = true;
-        clearTimeout(timer);
-        resolveReady(found);
-      }
-    });
-  });
-
+  /** SIGTERM lets the balancer stop its workers; SIGKILL only if it hangs. */
   async function stop() {
     process.removeListener("exit", killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
@@ -90,5 +70,40 @@ export async function startStack() {
     rmSync(workDir, { recursive: true, force: true });
   }
 
+  let addresses;
+  try {
+    addresses = await waitUntilReady(child, exited);
+  } catch (error) {
+    await stop();
+    throw new Error(`${error.message}\n--- balancer stderr (tail) ---\n${stderrTail}`);
+  }
   return { baseUrl: addresses.balancer, adminUrl: addresses.admin, adminToken, stop };
+}
+
+/** Resolves with { balancer, admin } URLs once stdout said `stack ready`. */
+function waitUntilReady(child, exited) {
+  return new Promise((resolveReady, rejectReady) => {
+    const found = {};
+    let settled = false;
+    const settle = (outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const timer = setTimeout(
+      () => settle(() => rejectReady(new Error(`balancer not ready within ${READY_TIMEOUT_MS} ms`))),
+      READY_TIMEOUT_MS,
+    );
+    exited.then(({ code, signal }) =>
+      settle(() => rejectReady(new Error(`balancer exited before it was ready (code ${code}, signal ${signal})`))),
+    );
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const listening = /^(balancer|admin) listening on (http:\/\/\S+)/.exec(line.trim());
+      if (listening) found[listening[1]] = listening[2];
+      if (line.trim() === "stack ready" && found.balancer && found.admin) {
+        settle(() => resolveReady(found));
+      }
+    });
+  });
 }

@@ -33,19 +33,21 @@ export class PageProblems {
     this.expected = [];
   }
 
-  /** Chromium logs "Failed to load resource … status of N" for a deliberate error response. */
-  expectFailedResource(pathname, status) {
-    this.expected.push({ pathname, status });
+  /**
+   * Chromium logs "Failed to load resource: …" for a deliberate error: `reason` is
+   * the part that follows, e.g. "the server responded with a status of 422" or
+   * "net::ERR_CONNECTION_REFUSED".
+   */
+  expectFailedResource(pathname, reason) {
+    this.expected.push({ pathname, reason });
   }
 
   isExpected(message) {
-    const failed = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text());
-    if (!failed) return false;
+    const text = message.text();
+    if (!text.startsWith("Failed to load resource: ")) return false;
     const url = message.location().url;
     const pathname = url ? new URL(url).pathname : "";
-    return this.expected.some(
-      (expected) => expected.pathname === pathname && expected.status === Number(failed[1]),
-    );
+    return this.expected.some((expected) => expected.pathname === pathname && text.includes(expected.reason));
   }
 
   watch(page) {

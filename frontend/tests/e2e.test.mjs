@@ -16,6 +16,14 @@ const PAGE_SIZE = 20; // app.js HISTORY_PAGE_SIZE
 const REQUEST_TIMEOUT_MS = 15_000;
 const POLL_LIMIT = 120; // polls of 250 ms: 30 s at most
 const XSS_TEXT = "<img src=x onerror=alert(1)>";
+const SEED_TEXTS = [
+  "I really enjoyed the concert, great work by the band",
+  "The parcel arrived on Tuesday afternoon",
+  "Awful customer service, I hated every minute of the call",
+  "Pretty good coffee, though the queue was long",
+  "The update broke my settings and nobody answers support tickets",
+  "Thanks for the quick fix, it works perfectly now!",
+];
 const HAPPY_TEXT = "I love this phone, the camera is wonderful and the battery is great!";
 
 /** What the page shows for a compound score: explicit sign, real minus, two decimals. */
@@ -141,7 +149,7 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
     // The server has the last word: its own message is shown, in words.
     const expected = await postAnalyze(tooLong);
     assert.equal(expected.status, 422);
-    problems.expectFailedResource("/analyze", 422);
+    problems.expectFailedResource("/analyze", "status of 422");
     await input.focus();
     await page.keyboard.press("Control+Enter");
     const notice = page.getByRole("alert");
@@ -200,7 +208,7 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
     const expected = await postAnalyze("");
     assert.equal(expected.status, 422);
     assert.ok(expected.body.message, "the API's error has a message");
-    problems.expectFailedResource("/analyze", 422);
+    problems.expectFailedResource("/analyze", "status of 422");
 
     await page.getByLabel("Your text").fill("");
     await page.locator("#analyze-button").focus();
@@ -238,8 +246,7 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
 
   test("history pages through the API's cursor with Load more, newest first", async () => {
     for (let index = 0; index < SEEDED_ANALYSES; index += 1) {
-      const mood = ["I really enjoyed it, great work", "It was okay I guess", "Awful, I hated every minute"][index % 3];
-      const { status } = await postAnalyze(`${mood} (#${index + 1})`);
+      const { status } = await postAnalyze(`${SEED_TEXTS[index % SEED_TEXTS.length]} (#${index + 1})`);
       assert.equal(status, 200);
     }
     const stored = await allHistory();
@@ -313,7 +320,7 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
       await sleep(250);
     }
 
-    problems.expectFailedResource("/analyze", 503);
+    problems.expectFailedResource("/analyze", "status of 503");
     const text = "Is anybody there?";
     await submitWithKeyboard(page, text);
     const notice = page.getByRole("alert");
@@ -326,6 +333,21 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
     assert.equal(await input.inputValue(), text);
     assert.equal(await input.isEditable(), true);
     assert.equal(await page.locator("#analyze-button").getAttribute("aria-disabled"), "false");
+  });
+
+  test("with the balancer itself gone, a submit shows the same notice", async () => {
+    await stack.stop();
+    problems.expectFailedResource("/analyze", "net::ERR_CONNECTION_REFUSED");
+    // The page hides the previous notice before it sends; once the request has
+    // failed, a visible notice is the answer to this submit.
+    const failed = page.waitForEvent("requestfailed", (request) => new URL(request.url()).pathname === "/analyze");
+    await submitWithKeyboard(page, "Hello again?");
+    await failed;
+    const notice = page.getByRole("alert");
+    await notice.waitFor();
+    assert.equal(await notice.getAttribute("data-kind"), "unavailable");
+    assert.match(await notice.textContent(), /can't be reached or is too busy/);
+    assert.equal(await page.getByLabel("Your text").inputValue(), "Hello again?");
   });
 
   test("no console errors or uncaught exceptions on any page", () => {

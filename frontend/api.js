@@ -64,7 +64,7 @@ export async function analyze(text) {
 }
 
 /** Extracts the rel="next" target from a Link header, or null. */
-export function nextLink(linkHeader) {
+function nextLink(linkHeader) {
   if (!linkHeader) return null;
   for (const part of linkHeader.split(",")) {
     const match = /<([^>]*)>\s*;\s*rel="?next"?/i.exec(part.trim());

@@ -1,19 +1,12 @@
 // chart.js — the sparkline of recent compound scores, drawn as inline SVG.
 
-import { formatScore } from "./render.js";
+import { formatScore, svg } from "./render.js";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
 const WIDTH = 320;
 const HEIGHT = 64;
 const PADDING = 6;
 /** How many of the most recent scores the sparkline shows. */
-export const SPARKLINE_POINTS = 40;
-
-function svg(tag, attributes) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  return node;
-}
+const SPARKLINE_POINTS = 40;
 
 /** Maps a score in -1..+1 to a y coordinate (+1 at the top). */
 function yFor(score) {

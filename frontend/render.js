@@ -15,14 +15,15 @@ function labelKey(label) {
 }
 
 /** Creates an element with classes and optional text (always set as text). */
-export function el(tag, className, text) {
+function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
-function svg(tag, attributes) {
+/** Creates an SVG element (icons, charts) with the given attributes. */
+export function svg(tag, attributes) {
   const node = document.createElementNS(SVG_NS, tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
   return node;
@@ -52,7 +53,7 @@ function faceIcon(label) {
 }
 
 /** The coloured label chip: icon plus word, so colour is never the only cue. */
-export function labelBadge(label, size = "large") {
+function labelBadge(label, size = "large") {
   const key = labelKey(label);
   const badge = el("span", `badge badge--${key} badge--${size}`);
   badge.append(faceIcon(key), el("span", "badge__text", LABELS[key].title));
@@ -134,15 +135,11 @@ const UNITS = [
 ];
 
 /** "now", "5 minutes ago", "yesterday"… relative to `now`. */
-export function relativeTime(date, now = Date.now()) {
+function relativeTime(date, now = Date.now()) {
   const seconds = Math.round((date.getTime() - now) / 1000);
   if (Math.abs(seconds) < 10) return relativeFormat.format(0, "second");
-  for (const [unit, size] of UNITS) {
-    if (Math.abs(seconds) >= size || unit === "second") {
-      return relativeFormat.format(Math.round(seconds / size), unit);
-    }
-  }
-  return absoluteFormat.format(date);
+  const [unit, size] = UNITS.find(([, unitSeconds]) => Math.abs(seconds) >= unitSeconds);
+  return relativeFormat.format(Math.round(seconds / size), unit);
 }
 
 /** Rewrites every <time data-relative> under `root`; called on a timer. */

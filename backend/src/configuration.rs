@@ -12,7 +12,9 @@ use clap::{Args, Parser, ValueEnum};
 #[command(
     name = "backend",
     version,
-    about = "Sentiment analysis service: VADER scores over HTTP, stored in MongoDB or an embedded SQLite store"
+    about = "Sentiment analysis service: VADER scores over HTTP, stored in MongoDB or an embedded SQLite store",
+    // A supervisor appends its own flags to defaults it was given: the last value wins.
+    args_override_self = true
 )]
 pub struct Settings {
     /// Address to bind.
@@ -140,6 +142,14 @@ mod tests {
         assert_eq!(settings.limits.max_text_chars, 10_000);
         assert_eq!(settings.limits.max_body_bytes, 65_536);
         assert_eq!(settings.store.batch_max, 1024);
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_the_last_value() {
+        let settings =
+            Settings::try_parse_from(["backend", "--db-path", "a.db", "--db-path", "b.db"])
+                .expect("repeats are allowed");
+        assert_eq!(settings.store.db_path, PathBuf::from("b.db"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_files::Files;
@@ -135,9 +135,40 @@ impl StaticFiles {
                 .service(
                     Files::new("/", &self.folder)
                         .index_file("index.html")
+                        .path_filter(|path, _| is_public(path))
                         .use_etag(true)
                         .use_last_modified(true),
                 ),
         );
+    }
+}
+
+/// The frontend folder also holds the page's test tooling; only the page itself is public.
+fn is_public(path: &Path) -> bool {
+    const PRIVATE: [&str; 4] = ["node_modules", "tests", "package.json", "package-lock.json"];
+    path.components().all(|component| {
+        let name = component.as_os_str().to_string_lossy();
+        !name.starts_with('.') && !PRIVATE.contains(&name.as_ref())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_page_is_public() {
+        for public in ["index.html", "styles.css", "app.js", "img/icon.svg"] {
+            assert!(is_public(Path::new(public)), "{public}");
+        }
+        for private in [
+            "package.json",
+            "node_modules/playwright-core/index.js",
+            "tests/e2e.test.mjs",
+            ".git/config",
+            "img/.hidden",
+        ] {
+            assert!(!is_public(Path::new(private)), "{private}");
+        }
     }
 }

@@ -126,6 +126,21 @@ async fn static_files_are_served_with_validators_and_security_headers() {
 }
 
 #[tokio::test]
+async fn the_frontend_tooling_is_not_served() {
+    let (app, _store) = spawn_fresh();
+    for private in [
+        "/package.json",
+        "/tests/e2e.test.mjs",
+        "/node_modules/playwright-core/package.json",
+    ] {
+        let response = app.client.get(app.url(private)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{private} must not be served");
+    }
+    let script = app.client.get(app.url("/app.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+}
+
+#[tokio::test]
 async fn health_readiness_and_limits() {
     let (app, _store) = spawn_fresh();
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();

@@ -42,6 +42,7 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 #[command(
     name = "balancer",
     version,
+    args_override_self = true,
     about = "Caching reverse proxy and worker supervisor for the sentiment service",
     after_help = "Run `balancer worker [backend flags]` to run one backend worker in this process."
 )]
@@ -505,7 +506,7 @@ fn validate_workers(w: WorkersFile) -> Result<WorkerSettings, ConfigError> {
             "must be >= workers.restart_backoff_min_ms",
         ));
     }
-    let mut args = w.args;
+    let mut args = without_overridden(w.args, &w.extra_args);
     args.extend(w.extra_args);
     Ok(WorkerSettings {
         count: w.count,
@@ -522,6 +523,29 @@ fn validate_workers(w: WorkersFile) -> Result<WorkerSettings, ConfigError> {
         )?,
         stop_timeout: positive_ms("workers.stop_timeout_ms", w.stop_timeout_ms)?,
     })
+}
+
+/// `base` minus each `--flag [value]` that `extra` sets again: the worker's flag parser refuses
+/// repeated flags, and an explicit `--worker-arg` should win over the default.
+fn without_overridden(base: Vec<String>, extra: &[String]) -> Vec<String> {
+    let flag_name = |arg: &str| arg.split('=').next().unwrap_or(arg).to_owned();
+    let overridden: Vec<String> = extra
+        .iter()
+        .filter(|arg| arg.starts_with("--"))
+        .map(|arg| flag_name(arg))
+        .collect();
+    let mut kept = Vec::with_capacity(base.len());
+    let mut args = base.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg.starts_with("--") && overridden.contains(&flag_name(&arg)) {
+            if !arg.contains('=') && args.peek().is_some_and(|next| !next.starts_with("--")) {
+                args.next();
+            }
+            continue;
+        }
+        kept.push(arg);
+    }
+    kept
 }
 
 fn validate_health(h: HealthFile) -> Result<HealthSettings, ConfigError> {
@@ -686,6 +710,29 @@ mod tests {
     fn unknown_keys_are_refused() {
         let err = parse("[health]\nintervall_ms = 5").unwrap_err();
         assert!(err.to_string().contains("intervall_ms"), "{err}");
+    }
+
+    #[test]
+    fn worker_args_replace_defaults_of_the_same_flag() {
+        let mut file = FileConfig::default();
+        file.workers.extra_args = ["--db-path", "/tmp/x.db", "--workers=1"]
+            .map(String::from)
+            .to_vec();
+        let args = Settings::validate(file).unwrap().workers.args;
+        assert_eq!(
+            args,
+            [
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--static-dir",
+                "frontend",
+                "--db-path",
+                "/tmp/x.db",
+                "--workers=1"
+            ]
+        );
     }
 
     #[test]

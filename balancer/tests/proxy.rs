@@ -1,0 +1,261 @@
+//! Forwarding behaviour: headers both ways, bad input, admin authentication and metrics, and
+//! configuration errors at start-up.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Balancer, TOKEN, Upstream, balancer_command, client};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
+    let upstream = Upstream::start("a");
+    let balancer = Balancer::start(&["--backend", &upstream.url()]);
+    let response = client()
+        .get(format!("{}/echo?q=1", balancer.url))
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-request-id", "req-42")
+        .header("connection", "keep-alive, x-private")
+        .header("x-private", "secret")
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-upstream"], upstream.address.as_str());
+    assert_eq!(response.headers()["x-request-id"], "req-42");
+    let echoed: serde_json::Value = response.json().await.unwrap();
+    let headers = &echoed["headers"];
+    assert_eq!(echoed["path"], "/echo?q=1");
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    let host = balancer.url.trim_start_matches("http://");
+    assert_eq!(headers["x-forwarded-host"], host);
+    assert_eq!(headers["host"], host, "the client's Host is passed on");
+    assert_eq!(headers["x-request-id"], "req-42");
+    assert_eq!(headers["x-custom"], "kept");
+    assert!(headers.get("x-private").is_none());
+
+    let generated = client()
+        .get(format!("{}/echo", balancer.url))
+        .send()
+        .await
+        .unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let echoed: serde_json::Value = generated.json().await.unwrap();
+    assert_eq!(
+        echoed["headers"]["x-request-id"],
+        id.as_str(),
+        "a generated id goes upstream too"
+    );
+}
+
+fn raw_exchange(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clean_4xx() {
+    let upstream = Upstream::start("a");
+    let balancer = Balancer::start(&["--backend", &upstream.url()]);
+    let address = balancer.url.trim_start_matches("http://").to_owned();
+
+    let garbage = raw_exchange(&address, b"NOT HTTP AT ALL\r\n\r\n");
+    assert!(
+        garbage.is_empty() || garbage.starts_with("HTTP/1.1 400"),
+        "{garbage}"
+    );
+
+    let huge_header = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let answer = raw_exchange(&address, huge_header.as_bytes());
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+
+    let too_big = client()
+        .post(format!("{}/analyze", balancer.url))
+        .body(vec![b'x'; 2 << 20])
+        .send()
+        .await;
+    if let Ok(response) = too_big {
+        assert_eq!(response.status(), 413);
+    }
+    assert_eq!(
+        upstream
+            .behaviour
+            .post_hits
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+
+    // The balancer is still serving.
+    let ok = client()
+        .get(format!("{}/plain", balancer.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requires_the_token() {
+    let upstream = Upstream::start("a");
+    let balancer = Balancer::start(&["--backend", &upstream.url()]);
+    let client = client();
+    for path in ["/backends", "/metrics", "/cache/purge"] {
+        let anonymous = client
+            .get(format!("{}{path}", balancer.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{path}");
+        let wrong = client
+            .get(format!("{}{path}", balancer.admin))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+        let body: serde_json::Value = wrong.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized");
+    }
+    let allowed = client
+        .get(format!("{}/backends", balancer.admin))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_adds_drains_removes_and_reports_metrics() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let balancer = Balancer::start(&["--backend", &a.url()]);
+    let client = client();
+    let admin = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, format!("{}{path}", balancer.admin))
+            .bearer_auth(TOKEN)
+    };
+    let added = admin(reqwest::Method::POST, "/backends")
+        .json(&serde_json::json!({ "address": b.url() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let duplicate = admin(reqwest::Method::POST, "/backends")
+        .json(&serde_json::json!({ "address": b.url() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(duplicate.status(), 409);
+    let bad = admin(reqwest::Method::POST, "/backends")
+        .json(&serde_json::json!({ "address": "ftp://x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(
+        common::eventually(Duration::from_secs(10), || async {
+            common::backend_view(&client, &balancer, &b.address)
+                .await
+                .is_some_and(|v| v["healthy"] == true)
+        })
+        .await
+    );
+
+    let drained = admin(
+        reqwest::Method::POST,
+        &format!("/backends/{}/drain", a.address),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(drained.status(), 200);
+    for _ in 0..6 {
+        assert_eq!(
+            common::get(&client, &format!("{}/plain", balancer.url))
+                .await
+                .1,
+            b.address
+        );
+    }
+    let removed = admin(reqwest::Method::DELETE, &format!("/backends/{}", a.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let list = common::admin_json(&client, &balancer, "/backends").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["requests"], 6);
+
+    let workers = admin(reqwest::Method::POST, "/workers")
+        .json(&serde_json::json!({ "count": 3 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        workers.status(),
+        409,
+        "static backends have no managed workers"
+    );
+
+    let metrics = admin(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let requests = format!(
+        "balancer_backend_requests_total{{backend=\"{}\"}} 6",
+        b.address
+    );
+    for needle in [
+        requests.as_str(),
+        "balancer_backend_errors_total",
+        "balancer_backend_latency_seconds_bucket",
+        "balancer_cache_requests_total{status=\"hit\"}",
+        "balancer_cache_bytes",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "metrics lack {needle}:\n{metrics}"
+        );
+    }
+}
+
+#[test]
+fn bad_configuration_fails_at_start_with_the_field_named() {
+    let (_dir, config) = common::config_file("[health]\nfall = 0\n");
+    let output = balancer_command(&["--config", &config])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("health.fall: must be > 0"), "{stderr}");
+
+    let output = balancer_command(&["--backend", "http://nowhere"])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("backends[0]"));
+}

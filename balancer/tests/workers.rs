@@ -1,0 +1,166 @@
+//! Managed workers: the real backend run as `balancer worker`, respawned when killed, scaled
+//! through the admin API, and stopped with the balancer.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Balancer, TOKEN, admin_json, client, eventually, process_alive, unsafe_free_kill};
+
+fn managed(dir: &tempfile::TempDir, count: &str) -> Balancer {
+    let db = dir.path().join("sentiment.db");
+    let static_dir = dir.path().join("static");
+    std::fs::create_dir_all(&static_dir).unwrap();
+    std::fs::write(static_dir.join("index.html"), "<h1>hi</h1>").unwrap();
+    Balancer::start(&[
+        "--workers",
+        count,
+        "--worker-arg",
+        "--db-path",
+        "--worker-arg",
+        db.to_str().unwrap(),
+        "--worker-arg",
+        "--static-dir",
+        "--worker-arg",
+        static_dir.to_str().unwrap(),
+        "--worker-arg",
+        "--workers",
+        "--worker-arg",
+        "1",
+    ])
+}
+
+async fn worker_pids(client: &reqwest::Client, balancer: &Balancer) -> Vec<u32> {
+    let workers = admin_json(client, balancer, "/workers").await;
+    workers["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["pid"].as_u64().map(|p| p as u32))
+        .collect()
+}
+
+async fn healthy_count(client: &reqwest::Client, balancer: &Balancer) -> usize {
+    let list = admin_json(client, balancer, "/backends").await;
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["healthy"] == true)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_workers_serve_analyses_and_history_shows_them_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let balancer = managed(&dir, "2");
+    let client = client();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            healthy_count(&client, &balancer).await == 2
+        })
+        .await
+    );
+
+    let history = format!("{}/history?limit=5", balancer.url);
+    let before: Vec<serde_json::Value> = client
+        .get(&history)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut read_elsewhere = 0;
+    for text in ["I love this", "This is terrible", "It is fine"] {
+        let analysed = client
+            .post(format!("{}/analyze", balancer.url))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(analysed.status(), 200);
+        let writer = analysed.headers()["x-upstream"].clone();
+        let analysed: serde_json::Value = analysed.json().await.unwrap();
+        // Purge on write: the very next history read includes it, whichever worker answers.
+        let read = client.get(&history).send().await.unwrap();
+        if read.headers()["x-upstream"] != writer {
+            read_elsewhere += 1;
+        }
+        let after: Vec<serde_json::Value> = read.json().await.unwrap();
+        assert_eq!(after[0]["id"], analysed["id"]);
+    }
+    assert!(read_elsewhere > 0, "the workers share one store");
+    assert!(before.is_empty(), "a fresh store starts empty");
+
+    // Static files are cached per their own Cache-Control.
+    let index = format!("{}/", balancer.url);
+    assert_eq!(common::get(&client, &index).await.0, 200);
+    let (status, _, cache, _) = common::get(&client, &index).await;
+    assert_eq!((status, cache.as_str()), (200, "HIT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_worker_is_respawned_and_scaling_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut balancer = managed(&dir, "2");
+    let client = client();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            healthy_count(&client, &balancer).await == 2
+        })
+        .await
+    );
+    let pids = worker_pids(&client, &balancer).await;
+    assert_eq!(pids.len(), 2);
+
+    unsafe_free_kill(pids[0], "KILL");
+    let respawned = eventually(Duration::from_secs(30), || async {
+        let now = worker_pids(&client, &balancer).await;
+        now.len() == 2 && !now.contains(&pids[0]) && healthy_count(&client, &balancer).await == 2
+    })
+    .await;
+    assert!(respawned, "the killed worker was not replaced");
+    let workers = admin_json(&client, &balancer, "/workers").await;
+    let restarts: u64 = workers["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["restarts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(restarts, 1, "{workers}");
+
+    let scale = |count: usize| {
+        client
+            .post(format!("{}/workers", balancer.admin))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "count": count }))
+            .send()
+    };
+    assert_eq!(scale(3).await.unwrap().status(), 200);
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            healthy_count(&client, &balancer).await == 3
+        })
+        .await
+    );
+    let three = worker_pids(&client, &balancer).await;
+    assert_eq!(scale(1).await.unwrap().status(), 200);
+    let list = admin_json(&client, &balancer, "/backends").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let stopped: Vec<_> = three.iter().filter(|pid| !process_alive(**pid)).collect();
+    assert_eq!(
+        stopped.len(),
+        2,
+        "scaled-down workers are stopped and reaped"
+    );
+
+    let last = worker_pids(&client, &balancer).await;
+    assert!(
+        balancer.terminate(),
+        "the balancer exits cleanly on SIGTERM"
+    );
+    assert!(
+        last.iter().all(|pid| !process_alive(*pid)),
+        "workers stop with the balancer"
+    );
+}

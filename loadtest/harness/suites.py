@@ -1,0 +1,51 @@
+"""The two suites: `quick` (CI smoke, under 3 minutes on 2 cores) and `full` (the classic 60 s
+locust runs, a 10 s wrk sweep and 2 to 6 workers per algorithm)."""
+
+from dataclasses import dataclass
+
+from harness import capacity, concurrency, distribution
+
+ALGORITHMS = ("round-robin", "least-connections", "consistent-hash")
+WRK_ENDPOINTS = ("/", "/history", "POST /analyze")
+WRK_CONNECTIONS = (10, 50, 100, 150, 200)
+# Short waits for the capacity search (fewer users per RPS, less load-generator overhead);
+# the classic locustfile's 1-5 s for the concurrency runs, where users should behave like people.
+CAPACITY_WAIT_S = (0.2, 0.6)
+CLASSIC_WAIT_S = (1.0, 5.0)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    stack_workers: int
+    capacity: capacity.Settings
+    concurrency: concurrency.Settings
+    wrk_duration_s: int
+    distribution: distribution.Settings
+
+
+SUITES = {
+    "quick": Suite(
+        name="quick",
+        stack_workers=2,
+        capacity=capacity.Settings(users=(10, 30, 60), ramp_s=2, hold_s=8,
+                                   wait_s=CAPACITY_WAIT_S),
+        concurrency=concurrency.Settings(spawn_rates=(25, 50, 100), run_time_s=6,
+                                         wait_s=CLASSIC_WAIT_S),
+        wrk_duration_s=1,
+        distribution=distribution.Settings(algorithms=ALGORITHMS, worker_counts=(2, 4),
+                                           connections=20, duration_s=1),
+    ),
+    "full": Suite(
+        name="full",
+        stack_workers=2,
+        capacity=capacity.Settings(
+            users=(25, 50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600),
+            ramp_s=10, hold_s=60, wait_s=CAPACITY_WAIT_S),
+        concurrency=concurrency.Settings(spawn_rates=(25, 50, 100), run_time_s=60,
+                                         wait_s=CLASSIC_WAIT_S),
+        wrk_duration_s=10,
+        distribution=distribution.Settings(algorithms=ALGORITHMS, worker_counts=(2, 3, 4, 5, 6),
+                                           connections=50, duration_s=5),
+    ),
+}

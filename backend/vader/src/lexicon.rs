@@ -3,16 +3,35 @@
 
 use std::collections::HashMap;
 
+use crate::fast_hash::FastHash;
 use crate::python_str::strip_spaces;
 
 const VALENCE_FILE: &str = include_str!("../data/vader_lexicon.txt");
 const EMOJI_FILE: &str = include_str!("../data/emoji_utf8_lexicon.txt");
 
 /// Word (or emoticon) to mean valence rating, keyed exactly as in the file.
-pub(crate) type Valences = HashMap<&'static str, f64>;
+pub(crate) type Valences = HashMap<&'static str, f64, FastHash>;
 
 /// Emoji to its textual description.
-pub(crate) type EmojiDescriptions = HashMap<char, &'static str>;
+pub(crate) struct EmojiDescriptions {
+    by_emoji: HashMap<char, &'static str, FastHash>,
+    /// No emoji is below this code point, so most text skips the table lookup.
+    lowest: char,
+}
+
+impl EmojiDescriptions {
+    pub(crate) fn get(&self, c: char) -> Option<&'static str> {
+        if c < self.lowest {
+            None
+        } else {
+            self.by_emoji.get(&c).copied()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_emoji.len()
+    }
+}
 
 /// The first two tab-separated fields of a stripped line; the reference would crash on a
 /// line without two fields, the tests pin that none is skipped.
@@ -38,7 +57,7 @@ pub(crate) fn valences() -> Valences {
 /// code point at a time, so its multi-code-point keys (ZWJ sequences, skin tones, keycaps)
 /// can never match; their parts are translated one by one instead.
 pub(crate) fn emoji_descriptions() -> EmojiDescriptions {
-    lines(EMOJI_FILE)
+    let by_emoji: HashMap<char, &'static str, FastHash> = lines(EMOJI_FILE)
         .filter_map(first_two_fields)
         .filter_map(|(emoji, description)| {
             let mut chars = emoji.chars();
@@ -47,7 +66,9 @@ pub(crate) fn emoji_descriptions() -> EmojiDescriptions {
                 _ => None,
             }
         })
-        .collect()
+        .collect();
+    let lowest = by_emoji.keys().copied().min().unwrap_or(char::MAX);
+    EmojiDescriptions { by_emoji, lowest }
 }
 
 #[cfg(test)]
@@ -73,8 +94,9 @@ mod tests {
         assert_eq!(lines(EMOJI_FILE).filter_map(first_two_fields).count(), 3570);
         let emoji = emoji_descriptions();
         assert_eq!(emoji.len(), 3570 - 2358);
-        assert_eq!(emoji.get(&'😀'), Some(&"grinning face"));
-        assert_eq!(emoji.get(&'💔'), Some(&"broken heart"));
-        assert!(emoji.keys().all(|c| !c.is_ascii()));
+        assert_eq!(emoji.get('😀'), Some("grinning face"));
+        assert_eq!(emoji.get('💔'), Some("broken heart"));
+        assert_eq!(emoji.get(emoji.lowest), Some("copyright"));
+        assert_eq!(emoji.get('a'), None);
     }
 }

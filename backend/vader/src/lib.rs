@@ -19,6 +19,7 @@
 
 mod analyzer;
 mod contrast;
+mod fast_hash;
 mod lexicon;
 mod modifiers;
 mod python_str;

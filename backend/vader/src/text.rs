@@ -31,7 +31,7 @@ pub(crate) fn describe_emoji(text: &str, emoji: &EmojiDescriptions) -> String {
     let mut described = String::with_capacity(text.len());
     let mut prev_space = true;
     for c in text.chars() {
-        match emoji.get(&c) {
+        match emoji.get(c) {
             Some(description) => {
                 if !prev_space {
                     described.push(' ');

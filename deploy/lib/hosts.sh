@@ -90,7 +90,7 @@ wait_ready() {
 	local name=$1 url attempt
 	url="http://${HOST_PRIVATE_IP[$name]}:$BACKEND_PORT/readyz"
 	for ((attempt = 1; attempt <= 60; attempt++)); do
-		if host_exec "$(balancer_host)" curl -fsS -m 3 -o /dev/null "$url"; then
+		if host_exec "$(balancer_host)" curl -fs -m 3 -o /dev/null "$url"; then
 			return 0
 		fi
 		sleep 1

@@ -63,4 +63,5 @@ def search(host: str, settings: Settings, directory: Path) -> dict:
     clean = [s for s in steps if s["clean"]]
     best = max(clean, key=lambda s: s["rps"]) if clean else None
     return {"settings": settings.__dict__, "steps": steps, "best": best,
-            "timelines": [{"name": r.plan.name, "seconds": without_response_times(r.seconds)} for r in results]}
+            "timelines": [{"name": r.plan.name, "seconds": without_response_times(r.seconds)}
+                          for r in results]}

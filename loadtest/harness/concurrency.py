@@ -5,7 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import locust_runs
-from harness.stats import without_response_times
+from harness.stats import percentile, without_response_times
+
+# Zero failures is not "holding" users whose answers take many seconds: the responsive peak also
+# requires each second's p95 to stay under this.
+RESPONSIVE_P95_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -15,14 +19,23 @@ class Settings:
     wait_s: tuple[float, float]
 
 
-def peak_before_failure(seconds: list[dict]) -> tuple[int, int | None]:
-    """(most users seen before the first failing second, that second or None)."""
+def peak_before(seconds: list[dict], stops) -> tuple[int, int | None]:
+    """(most users seen before the first second where `stops(second)`, that second or None)."""
     peak = 0
     for second in seconds:
-        if second["failures"] > 0:
+        if stops(second):
             return peak, second["t"]
         peak = max(peak, second["users"] or 0)
     return peak, None
+
+
+def failing(second: dict) -> bool:
+    return second["failures"] > 0
+
+
+def failing_or_slow(second: dict) -> bool:
+    p95 = percentile(sorted(second["ms"]), 0.95)
+    return failing(second) or (p95 is not None and p95 > RESPONSIVE_P95_MS)
 
 
 def measure(host: str, settings: Settings, directory: Path) -> dict:
@@ -32,10 +45,12 @@ def measure(host: str, settings: Settings, directory: Path) -> dict:
             name=f"spawn-{rate}", users=rate * settings.run_time_s, spawn_rate=rate,
             run_time_s=settings.run_time_s, wait_s=settings.wait_s)
         result = locust_runs.run(host, plan, directory / plan.name)
-        peak, first_failure_s = peak_before_failure(result.seconds)
+        peak, first_failure_s = peak_before(result.seconds, failing)
+        responsive_peak, first_slow_s = peak_before(result.seconds, failing_or_slow)
         runs.append({
             **result.total(), "spawn_rate": rate, "target_users": plan.users,
             "peak_users": peak, "first_failure_s": first_failure_s,
+            "responsive_peak_users": responsive_peak, "first_slow_s": first_slow_s,
             "cpu_warnings": result.cpu_warnings, "failure_reasons": result.failure_reasons,
             "timeline": without_response_times(result.seconds),
         })

@@ -95,7 +95,8 @@ def start(directory: Path, *, workers: int, algorithm: str, token: str,
         command += ["--hash-key", hash_key]
     log_path = directory / "balancer.log"
     log = open(log_path, "ab")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, cwd=directory, preexec_fn=_die_with_parent,
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, cwd=directory,
+                               preexec_fn=_die_with_parent,
                                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
     log.close()
     try:

@@ -10,6 +10,10 @@ from harness import corpus
 
 SUBPROCESS_MARGIN_S = 30
 
+
+class WrkError(RuntimeError):
+    """wrk is missing, did not stop in time or printed no summary."""
+
 # Printed by wrk after the run; the runner reads the last line starting with `{`.
 _DONE = """
 function done(summary, latency, requests)
@@ -79,13 +83,16 @@ def run(host: str, endpoint: str, connections: int, duration_s: int, directory: 
     command = ["wrk", "-t", str(min(threads, connections)), "-c", str(connections),
                "-d", f"{duration_s}s", "--timeout", "5s", "-s", str(lua),
                host.rstrip("/") + path_of(endpoint)]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False,
-                               timeout=duration_s + SUBPROCESS_MARGIN_S)
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, check=False,
+                                   timeout=duration_s + SUBPROCESS_MARGIN_S)
+    except subprocess.TimeoutExpired as error:
+        raise WrkError(f"wrk {endpoint} -c{connections} did not stop in time") from error
     (directory / f"{name}-c{connections}.txt").write_text(completed.stdout + completed.stderr)
     summary = next((json.loads(line) for line in reversed(completed.stdout.splitlines())
                     if line.startswith("{")), None)
     if summary is None:
-        raise RuntimeError(f"wrk printed no summary: {completed.stderr.strip()}")
+        raise WrkError(f"wrk printed no summary: {completed.stderr.strip()}")
     seconds = summary["duration_us"] / 1e6
     errors = sum(summary["errors"].values())
     return {"endpoint": endpoint, "connections": connections, "requests": summary["requests"],
@@ -96,6 +103,6 @@ def run(host: str, endpoint: str, connections: int, duration_s: int, directory: 
 def sweep(host: str, endpoints: tuple[str, ...], connections: tuple[int, ...], duration_s: int,
           directory: Path) -> list[dict]:
     if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+        raise WrkError("wrk is not installed (apt-get install wrk)")
     return [run(host, endpoint, c, duration_s, directory)
             for endpoint in endpoints for c in connections]

@@ -35,6 +35,8 @@ def test_quick_suite_reports_no_failures_and_nothing_lost(tmp_path):
         assert leading_number(rows[f"Max RPS at 0 errors (wrk, {endpoint})"]) > 0
     for rate in (25, 50, 100):
         assert leading_number(rows[f"Peak concurrency at spawn rate {rate}/s"]) > 0
+        responsive = rows[f"Peak concurrency at spawn rate {rate}/s with p95 under 1 s"]
+        assert leading_number(responsive) >= 0
     for algorithm in ("round-robin", "least-connections", "consistent-hash"):
         deviation = leading_number(rows[f"Distribution max deviation from ideal, {algorithm}"])
         assert deviation >= 0

@@ -53,11 +53,14 @@ def test_capacity_verdicts():
     assert capacity.verdict(step(20, 102), [first]) == (True, "throughput plateau")
 
 
-def test_peak_concurrency_stops_at_the_first_failure():
-    seconds = [{"t": 0, "users": 25, "failures": 0}, {"t": 1, "users": 50, "failures": 0},
-               {"t": 2, "users": 75, "failures": 1}, {"t": 3, "users": 100, "failures": 0}]
-    assert concurrency.peak_before_failure(seconds) == (50, 2)
-    assert concurrency.peak_before_failure(seconds[:2]) == (50, None)
+def test_peak_concurrency_stops_at_the_first_failure_or_slow_second():
+    seconds = [{"t": 0, "users": 25, "failures": 0, "ms": [5.0]},
+               {"t": 1, "users": 50, "failures": 0, "ms": [5.0, 2500.0]},
+               {"t": 2, "users": 75, "failures": 1, "ms": [5.0]},
+               {"t": 3, "users": 100, "failures": 0, "ms": [5.0]}]
+    assert concurrency.peak_before(seconds, concurrency.failing) == (50, 2)
+    assert concurrency.peak_before(seconds[:2], concurrency.failing) == (50, None)
+    assert concurrency.peak_before(seconds, concurrency.failing_or_slow) == (25, 1)
 
 
 def test_distribution_deviation():
@@ -88,7 +91,8 @@ def test_headline_reports_capacity_lost_and_distribution():
     results = {
         "capacity": {"best": best, "steps": [best]},
         "concurrency": {"settings": {"run_time_s": 6},
-                        "runs": [{"spawn_rate": 25, "peak_users": 150, "first_failure_s": None}]},
+                        "runs": [{"spawn_rate": 25, "peak_users": 150, "first_failure_s": None,
+                                  "responsive_peak_users": 125}]},
         "wrk": [{"endpoint": "/", "connections": 50, "rps": 9000.0, "p99": 3.0, "errors": 0},
                 {"endpoint": "/", "connections": 100, "rps": 9500.0, "p99": 4.0, "errors": 2}],
         "failures_total": 0,
@@ -100,5 +104,6 @@ def test_headline_reports_capacity_lost_and_distribution():
     assert rows["Max RPS at 0 errors (wrk, /)"].startswith("9000 at 50 connections")
     assert rows["Max RPS at 0 errors (wrk, POST /analyze)"].startswith("0 ")
     assert rows["Peak concurrency at spawn rate 25/s"].startswith("150 users")
+    assert rows["Peak concurrency at spawn rate 25/s with p95 under 1 s"] == "125 users"
     assert rows["Analyses missing from history"] == "0"
     assert rows["Distribution max deviation from ideal, round-robin"].startswith("1.0 %")

@@ -51,8 +51,10 @@ def _timeline_axis(axis, title: str, seconds: list[dict], boundaries: list[tuple
     axis.set_ylabel("per second")
     axis.set_ylim(bottom=0)
     users_axis = axis.twinx()
-    users_axis.plot(t, [s["users"] or 0 for s in seconds], color="tab:gray", linestyle="--",
-                    label="users")
+    # Seconds without a sample (the sampler starved under load) are skipped, not drawn as zero.
+    sampled = [s for s in seconds if s["users"] is not None]
+    users_axis.plot([s["t"] for s in sampled], [s["users"] for s in sampled], color="tab:gray",
+                    linestyle="--", label="users")
     users_axis.set_ylabel("users")
     users_axis.set_ylim(bottom=0)
     for start, label in boundaries:

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_files::Files;
 use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 
@@ -72,6 +72,8 @@ impl Application {
             max_age: settings.static_max_age,
         };
         let committer_data = web::Data::new(committer.clone());
+        let log_requests =
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(store.clone())
@@ -83,8 +85,10 @@ impl Application {
                 .wrap(from_fn(json_errors))
                 .wrap(security_headers())
                 .wrap(from_fn(request_id))
-                .wrap(Logger::new(
-                    r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#,
+                // Building each log line costs even when the logger drops it.
+                .wrap(Condition::new(
+                    log_requests,
+                    Logger::new(r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#),
                 ))
         })
         .shutdown_timeout(settings.shutdown_timeout)

@@ -32,7 +32,15 @@ pub enum Lookup {
     /// Past its TTL but still retained for stale serving.
     Stale(CacheKey, Arc<CachedResponse>),
     Miss(CacheKey),
+    /// Recently answered with an uncacheable response: forward without coalescing (like
+    /// Varnish's hit-for-pass), so uncacheable URLs never queue behind one another.
+    Pass,
 }
+
+/// How long an uncacheable answer lets requests for the same key skip coalescing.
+const PASS_TTL: Duration = Duration::from_secs(5);
+/// Bound on remembered uncacheable keys.
+const PASS_CAPACITY: u64 = 100_000;
 
 /// `X-Cache` outcomes, counted for metrics.
 #[derive(Debug, Default)]
@@ -75,6 +83,7 @@ impl moka::Expiry<CacheKey, Arc<CachedResponse>> for RetentionExpiry {
 
 pub struct HttpCache {
     store: moka::sync::Cache<CacheKey, Arc<CachedResponse>>,
+    pass: moka::sync::Cache<CacheKey, ()>,
     /// `Vary` header names learnt per primary key; only consulted once any response varied.
     vary_index: RwLock<HashMap<CacheKey, Arc<[HeaderName]>>>,
     any_vary: AtomicBool,
@@ -103,8 +112,13 @@ impl HttpCache {
             .expire_after(RetentionExpiry)
             .support_invalidation_closures()
             .build();
+        let pass = moka::sync::Cache::builder()
+            .max_capacity(PASS_CAPACITY)
+            .time_to_live(PASS_TTL)
+            .build();
         Some(Self {
             store,
+            pass,
             vary_index: RwLock::default(),
             any_vary: AtomicBool::new(false),
             coalescer: Arc::default(),
@@ -151,6 +165,7 @@ impl HttpCache {
         }
         let key = self.full_key(primary, req);
         match self.store.get(&key) {
+            None if self.pass.contains_key(&key) => Lookup::Pass,
             None => Lookup::Miss(key),
             Some(entry) => match entry.freshness() {
                 Freshness::Fresh => Lookup::Fresh(entry),
@@ -208,6 +223,11 @@ impl HttpCache {
         true
     }
 
+    /// The upstream answered `key` with a response that must not be stored.
+    pub fn remember_uncacheable(&self, key: CacheKey) {
+        self.pass.insert(key, ());
+    }
+
     /// Applies the purge rules after a successful unsafe request.
     pub fn purge_after_write(&self, method: &Method, path: &str) {
         for prefix in self.purge_rules.prefixes_for(method, path) {
@@ -245,5 +265,47 @@ impl HttpCache {
 
     pub fn entry_count(&self) -> u64 {
         self.store.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::{FileConfig, Settings};
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
+        let cache =
+            HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
+        let req = TestRequest::get().uri("/history?limit=1").to_http_request();
+        let Lookup::Miss(key) = cache.lookup(&req) else {
+            panic!("empty cache must miss");
+        };
+        cache.remember_uncacheable(key.clone());
+        assert!(matches!(cache.lookup(&req), Lookup::Pass));
+
+        let entry = |body: &'static str| {
+            Arc::new(CachedResponse::new(
+                actix_web::http::StatusCode::OK,
+                Vec::new(),
+                actix_web::http::header::HeaderValue::from_static("u:1"),
+                bytes::Bytes::from_static(body.as_bytes()),
+                None,
+                Vec::new(),
+                Duration::from_secs(60),
+                Duration::ZERO,
+            ))
+        };
+        let before_purge = cache.epoch();
+        cache.purge_after_write(&Method::POST, "/analyze");
+        assert!(!cache.store(&key, &req, entry("old"), before_purge));
+        assert!(cache.store(&key, &req, entry("new"), cache.epoch()));
+        let Lookup::Fresh(stored) = cache.lookup(&req) else {
+            panic!("stored entry must be fresh");
+        };
+        assert_eq!(stored.body, "new");
+        cache.purge_after_write(&Method::POST, "/analyze");
+        assert!(!matches!(cache.lookup(&req), Lookup::Fresh(_)));
     }
 }

@@ -44,6 +44,7 @@ pub async fn serve(
                 )
                 .await;
             }
+            Lookup::Pass => break,
             Lookup::Fresh(entry) => {
                 CacheStats::count(&stats.hits);
                 return Ok(entry.respond(req, cache_status::HIT, request_id));
@@ -172,6 +173,7 @@ impl Fetch<'_> {
         );
         let Some(ttl) = ttl else {
             finish(Outcome::NotShared);
+            self.cache.remember_uncacheable(self.key.clone());
             return Ok(stream_response(
                 self.req,
                 forwarded,

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use balancer::configuration::{Flags, Settings};
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     if std::env::args_os()
         .nth(1)

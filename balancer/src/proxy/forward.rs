@@ -126,17 +126,14 @@ async fn attempt(
     request_id: &HeaderValue,
     strip_conditionals: bool,
 ) -> Result<UpstreamResponse, SendRequestError> {
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let base = backend.address().base_url();
-    let mut url = String::with_capacity(base.len() + path.len());
-    url.push_str(base);
-    url.push_str(path);
-    let mut request = client.request(req.method().clone(), url).no_decompress();
+    let uri = backend.address().uri_for(req.uri().path_and_query());
+    let mut request = client.request(req.method().clone(), uri).no_decompress();
     forward_request_headers(req, request.headers_mut(), request_id, strip_conditionals);
     match body.take() {
         None | Some(RequestBody::Empty) => {
             *body = Some(RequestBody::Empty);
-            request.send().await
+            // `None` rather than `()`: no `content-length: 0` for the upstream to parse.
+            request.send_body(actix_web::body::None::new()).await
         }
         Some(RequestBody::Buffered(bytes)) => {
             *body = Some(RequestBody::Buffered(bytes.clone()));

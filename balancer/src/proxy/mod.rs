@@ -138,10 +138,11 @@ async fn forward_and_stream(
     cache_status: HeaderValue,
 ) -> Result<HttpResponse, ProxyError> {
     let forwarded = forward::send(req, body, state, client, &request_id, false).await?;
-    if let Some(cache) = &state.cache {
-        if !req.method().is_safe() && forwarded.response.status().is_success() {
-            cache.purge_after_write(req.method(), req.path());
-        }
+    if let Some(cache) = &state.cache
+        && !req.method().is_safe()
+        && forwarded.response.status().is_success()
+    {
+        cache.purge_after_write(req.method(), req.path());
     }
     Ok(stream_response(
         req,

@@ -32,6 +32,11 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use the writers' lock file {path}: {source}")]
+    WriterLock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("SQLite connection pool: {0}")]

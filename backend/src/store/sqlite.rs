@@ -2,11 +2,13 @@
 //!
 //! One writer connection per process takes the batches of the group committer; readers come from
 //! a pool so history pages never wait behind a commit. WAL lets readers and the writer of every
-//! process work at once, and `busy_timeout` makes writers of different processes queue instead
-//! of failing.
+//! process work at once, and writers of different processes take turns through an
+//! advisory lock on a sidecar file.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::DateTime;
@@ -19,8 +21,9 @@ use super::{HistoryPage, Store, StoreError};
 use crate::analysis::{Analysis, NewAnalysis};
 use crate::configuration::{SqliteSynchronous, StoreSettings};
 
-/// How long a connection waits for another process's write lock before giving up.
-const BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a connection waits on a lock held by a client outside this program (our own writers
+/// queue on the write-lock file first, see `SqliteStore::insert_batch`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READER_POOL_SIZE: u32 = 8;
 
 const SCHEMA: &str = "
@@ -36,7 +39,7 @@ CREATE TABLE IF NOT EXISTS analyses (
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Writer>>,
     readers: Pool<SqliteConnectionManager>,
 }
 
@@ -46,14 +49,12 @@ impl SqliteStore {
         let synchronous = settings.sqlite_synchronous;
         let writer = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || open_writer(&path, synchronous)
+            move || Writer::open(&path, synchronous)
         })
         .await??;
         let manager = SqliteConnectionManager::file(&path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|connection| {
-                connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
-            });
+            .with_init(|connection| connection.busy_timeout(BUSY_TIMEOUT));
         let readers = Pool::builder()
             .max_size(READER_POOL_SIZE)
             .min_idle(Some(0))
@@ -63,6 +64,10 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers,
         })
+    }
+
+    fn writer_lock_path(&self) -> PathBuf {
+        writer_lock_path(&self.path)
     }
 
     /// Runs blocking SQLite work off the async threads.
@@ -75,6 +80,41 @@ impl SqliteStore {
     }
 }
 
+/// The write connection of this process, and the lock file through which the writers of all
+/// processes sharing the store take turns.
+///
+/// SQLite's own busy handling polls: it sleeps in steps that grow to 100 ms while another process
+/// holds the write lock for one commit (about a millisecond), so with several workers on one
+/// file, writes waited far longer than the lock was held. An exclusive `flock` queues the waiters
+/// in the kernel instead, which wakes the next one as soon as the holder is done.
+struct Writer {
+    connection: Connection,
+    turn: File,
+}
+
+impl Writer {
+    fn open(path: &Path, synchronous: SqliteSynchronous) -> Result<Self, StoreError> {
+        let connection = open_writer(path, synchronous)?;
+        let lock_path = writer_lock_path(path);
+        let turn = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::WriterLock {
+                path: lock_path,
+                source,
+            })?;
+        Ok(Self { connection, turn })
+    }
+}
+
+fn writer_lock_path(store: &Path) -> PathBuf {
+    let mut path = store.as_os_str().to_owned();
+    path.push("-writer.lock");
+    path.into()
+}
+
 fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         // A missing folder would otherwise surface as SQLite's vaguer "unable to open".
@@ -84,7 +124,7 @@ fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection
         })?;
     }
     let connection = Connection::open(path)?;
-    connection.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match synchronous {
         SqliteSynchronous::Full => "FULL",
@@ -93,6 +133,40 @@ fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection
     connection.pragma_update(None, "synchronous", synchronous)?;
     connection.execute_batch(SCHEMA)?;
     Ok(connection)
+}
+
+/// Inserts the batch in one transaction. IMMEDIATE takes SQLite's write lock up front, so a wait
+/// on a client outside our lock happens under `busy_timeout`, not halfway through the batch.
+fn insert_all(
+    connection: &mut Connection,
+    batch: Vec<NewAnalysis>,
+) -> Result<Vec<Analysis>, StoreError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = Vec::with_capacity(batch.len());
+    {
+        let mut insert = transaction.prepare_cached(
+            "INSERT INTO analyses (text, neg, neu, pos, compound, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for analysis in &batch {
+            let scores = analysis.scores;
+            insert.execute(params![
+                analysis.text,
+                scores.neg,
+                scores.neu,
+                scores.pos,
+                scores.compound,
+                analysis.created_at.timestamp_millis()
+            ])?;
+            ids.push(transaction.last_insert_rowid());
+        }
+    }
+    transaction.commit()?;
+    Ok(batch
+        .into_iter()
+        .zip(ids)
+        .map(|(analysis, id)| analysis.stored_as(id.to_string()))
+        .collect())
 }
 
 fn parse_cursor(before: &str) -> Result<i64, StoreError> {
@@ -121,39 +195,21 @@ fn row_to_analysis(row: &rusqlite::Row<'_>) -> rusqlite::Result<Analysis> {
 impl Store for SqliteStore {
     async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Analysis>, StoreError> {
         let writer = Arc::clone(&self.writer);
+        let lock_path = self.writer_lock_path();
         self.blocking(move || {
-            let mut connection = writer
+            let mut writer = writer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            // IMMEDIATE takes the write lock up front, so waiting on another process happens
-            // under busy_timeout rather than failing halfway through the batch.
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut ids = Vec::with_capacity(batch.len());
-            {
-                let mut insert = transaction.prepare_cached(
-                    "INSERT INTO analyses (text, neg, neu, pos, compound, created_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for analysis in &batch {
-                    let scores = analysis.scores;
-                    insert.execute(params![
-                        analysis.text,
-                        scores.neg,
-                        scores.neu,
-                        scores.pos,
-                        scores.compound,
-                        analysis.created_at.timestamp_millis()
-                    ])?;
-                    ids.push(transaction.last_insert_rowid());
-                }
-            }
-            transaction.commit()?;
-            Ok(batch
-                .into_iter()
-                .zip(ids)
-                .map(|(analysis, id)| analysis.stored_as(id.to_string()))
-                .collect())
+            let Writer { connection, turn } = &mut *writer;
+            let lock_error = |source| StoreError::WriterLock {
+                path: lock_path.clone(),
+                source,
+            };
+            // The kernel releases the lock if this process dies while holding it.
+            turn.lock().map_err(lock_error)?;
+            let inserted = insert_all(connection, batch);
+            turn.unlock().map_err(lock_error)?;
+            inserted
         })
         .await
     }

@@ -124,15 +124,15 @@ fn special_idioms_check(valence: f64, tokens: &[Token<'_>], i: usize) -> f64 {
     if let Some(idiom) = preceding.into_iter().find_map(special_case) {
         valence = idiom;
     }
-    if tokens.len() - 1 > i {
-        if let Some(idiom) = special_case(&[zero, w(i + 1)]) {
-            valence = idiom;
-        }
+    if tokens.len() - 1 > i
+        && let Some(idiom) = special_case(&[zero, w(i + 1)])
+    {
+        valence = idiom;
     }
-    if tokens.len() - 1 > i + 1 {
-        if let Some(idiom) = special_case(&[zero, w(i + 1), w(i + 2)]) {
-            valence = idiom;
-        }
+    if tokens.len() - 1 > i + 1
+        && let Some(idiom) = special_case(&[zero, w(i + 1), w(i + 2)])
+    {
+        valence = idiom;
     }
     // Booster bigrams such as "sort of" before the word.
     let n_grams: [&[&str]; 3] = [&[three, two, one], &[three, two], &[two, one]];

@@ -9,8 +9,10 @@ from harness.stats import without_response_times
 
 # A step is past the knee when its p95 is this many times the first step's (and above the floor),
 # or its p99 exceeds the ceiling: latency grows faster than load once a resource saturates.
+# The floor is where people stop calling a page responsive; a 50 ms floor stopped the search at
+# 472 RPS with 0 failures and p95 79 ms, far below what the question "max RPS at 0% failures" asks.
 KNEE_P95_FACTOR = 5.0
-KNEE_P95_FLOOR_MS = 50.0
+KNEE_P95_FLOOR_MS = 500.0
 P99_CEILING_MS = 1000.0
 # More users but barely more throughput: the system (or the load generator) has saturated.
 PLATEAU_USER_GROWTH = 1.25

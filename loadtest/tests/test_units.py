@@ -48,7 +48,8 @@ def test_capacity_verdicts():
     assert capacity.verdict(first, []) == (True, None)
     assert capacity.verdict(step(20, 200), [first]) == (True, None)
     assert capacity.verdict(step(20, 200, failures=3), [first])[0] is False
-    assert capacity.verdict(step(20, 200, p95=80), [first])[0] is False
+    assert capacity.verdict(step(20, 200, p95=80), [first]) == (True, None)
+    assert capacity.verdict(step(20, 200, p95=600), [first])[0] is False
     assert capacity.verdict(step(20, 200, p99=1500), [first])[0] is False
     assert capacity.verdict(step(20, 102), [first]) == (True, "throughput plateau")
 

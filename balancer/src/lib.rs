@@ -10,4 +10,5 @@ pub mod health;
 pub mod proxy;
 pub mod selection;
 pub mod startup;
+pub mod upstream;
 pub mod workers;

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Balancer, TOKEN, Upstream, balancer_command, client};
+use common::{Balancer, TOKEN, Upstream, balancer_command, client, pattern};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
@@ -51,6 +51,86 @@ async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
         echoed["headers"]["x-request-id"],
         id.as_str(),
         "a generated id goes upstream too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_stream_both_ways_and_connections_are_reused() {
+    let upstream = Upstream::start("a");
+    // One proxy thread: upstream connections are pooled per thread.
+    let balancer = Balancer::start(&["--backend", &upstream.url(), "--threads", "1"]);
+    let body: Vec<u8> = (0..600_000).map(pattern).collect();
+
+    // Chunked from the client (no length): chunked to the backend, whose echo comes back
+    // chunked too.
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(7_001).map(|c| Ok(c.to_vec())).collect();
+    let response = client()
+        .post(format!("{}/echo-body", balancer.url))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.content_length().is_none(), "the echo is chunked");
+    assert!(
+        response.bytes().await.unwrap() == body,
+        "chunked echo differs"
+    );
+
+    // A sized body larger than the retry buffer streams with its Content-Length.
+    let response = client()
+        .post(format!("{}/echo-body", balancer.url))
+        .body(body[..200_000].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.bytes().await.unwrap() == body[..200_000],
+        "sized echo differs"
+    );
+
+    // Responses larger than any read buffer, and one with nothing after the head.
+    for length in [0usize, 1, 4_096, 5_000_000] {
+        let response = client()
+            .get(format!("{}/large/{length}", balancer.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.content_length(), Some(length as u64));
+        let got = response.bytes().await.unwrap();
+        assert!(
+            got.iter().copied().eq((0..length).map(pattern)),
+            "body of {length} differs"
+        );
+    }
+    let response = client()
+        .head(format!("{}/large/1000", balancer.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-length"], "1000");
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    // Sequential requests ride one upstream connection: the backend sees one peer port.
+    let mut ports = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let echoed: serde_json::Value = client()
+            .get(format!("{}/echo", balancer.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ports.insert(echoed["peer"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        ports.len(),
+        1,
+        "upstream connections were not reused: {ports:?}"
     );
 }
 

@@ -15,30 +15,14 @@ use futures_util::{Stream, StreamExt};
 use super::ProxyError;
 use crate::backends::InFlight;
 use crate::configuration::ProxySettings;
-
-/// The request body as it will be sent upstream.
-pub enum RequestBody {
-    Empty,
-    Buffered(Bytes),
-    /// Streams once; a request carrying it cannot be retried.
-    Streaming {
-        body: Limited,
-        length: Option<u64>,
-    },
-}
-
-impl RequestBody {
-    pub fn replayable(&self) -> bool {
-        !matches!(self, Self::Streaming { .. })
-    }
-}
+use crate::upstream::OutgoingBody;
 
 /// Reads or wraps the client's body according to its declared size.
 pub async fn prepare(
     req: &HttpRequest,
     mut payload: web::Payload,
     settings: &ProxySettings,
-) -> Result<RequestBody, ProxyError> {
+) -> Result<OutgoingBody, ProxyError> {
     let length = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -51,9 +35,9 @@ pub async fn prepare(
     }
     match (length, chunked) {
         (None | Some(0), false) if matches!(*req.method(), Method::GET | Method::HEAD) => {
-            Ok(RequestBody::Empty)
+            Ok(OutgoingBody::Empty)
         }
-        (None | Some(0), false) => Ok(RequestBody::Buffered(Bytes::new())),
+        (None | Some(0), false) => Ok(OutgoingBody::Full(Bytes::new())),
         (Some(n), false) if n <= settings.retry_buffer_bytes => {
             let read = async {
                 let mut buffer = BytesMut::with_capacity(n as usize);
@@ -65,15 +49,16 @@ pub async fn prepare(
                 Ok(buffer.freeze())
             };
             match tokio::time::timeout(settings.client_request_timeout, read).await {
-                Ok(body) => body.map(RequestBody::Buffered),
+                Ok(body) => body.map(OutgoingBody::Full),
                 Err(_) => Err(ProxyError::RequestBodyTimeout),
             }
         }
-        _ => Ok(RequestBody::Streaming {
-            body: Limited {
+        // Streams once: a request carrying it cannot be retried.
+        _ => Ok(OutgoingBody::Stream {
+            stream: Box::pin(Limited {
                 payload,
                 remaining: settings.max_body_bytes,
-            },
+            }),
             length,
         }),
     }

@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::body::RequestBody;
 use super::forward::{self, Forwarded};
 use super::headers::{PER_RESPONSE, end_to_end};
 use super::{
@@ -18,6 +17,7 @@ use crate::cache::{
     CacheKey, CacheStats, CachedResponse, HttpCache, Leader, Lookup, NoOutcome, Outcome, Role,
     follow,
 };
+use crate::upstream::{OutgoingBody, UpstreamClient};
 
 /// Re-lookups allowed when a leader vanished or a response turned out to vary.
 const MAX_LOOKUPS: usize = 3;
@@ -26,7 +26,7 @@ pub async fn serve(
     req: &HttpRequest,
     cache: &Arc<HttpCache>,
     state: &ProxyState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     request_id: HeaderValue,
 ) -> Result<HttpResponse, ProxyError> {
     let stats = cache.stats();
@@ -36,7 +36,7 @@ pub async fn serve(
                 CacheStats::count(&stats.bypass);
                 return forward_and_stream(
                     req,
-                    RequestBody::Empty,
+                    OutgoingBody::Empty,
                     state,
                     client,
                     request_id,
@@ -98,7 +98,7 @@ pub async fn serve(
     CacheStats::count(&stats.misses);
     forward_and_stream(
         req,
-        RequestBody::Empty,
+        OutgoingBody::Empty,
         state,
         client,
         request_id,
@@ -112,7 +112,7 @@ struct Fetch<'a> {
     req: &'a HttpRequest,
     cache: &'a HttpCache,
     state: &'a ProxyState,
-    client: &'a awc::Client,
+    client: &'a UpstreamClient,
     request_id: HeaderValue,
     key: CacheKey,
     /// The expired entry being refreshed, served if the upstream fails.
@@ -129,7 +129,7 @@ impl Fetch<'_> {
         let epoch = self.cache.epoch();
         let sent = forward::send(
             self.req,
-            RequestBody::Empty,
+            OutgoingBody::Empty,
             self.state,
             self.client,
             &self.request_id,

@@ -5,20 +5,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::HttpRequest;
-use actix_web::body::{MessageBody, SizedStream};
-use actix_web::dev::{Decompress, Payload};
 use actix_web::http::header::HeaderValue;
-use awc::error::SendRequestError;
 
-use super::body::RequestBody;
 use super::headers::forward_request_headers;
 use super::retry::Failure;
 use super::{ProxyError, ProxyState};
 use crate::backends::{Backend, InFlight};
 use crate::selection::{HashKey, hash_bytes};
-
-/// What `awc` hands back for a proxied request.
-pub type UpstreamResponse = awc::ClientResponse<Decompress<Payload>>;
+use crate::upstream::{
+    OutgoingBody, RequestHead, UpstreamClient, UpstreamRequest, UpstreamResponse,
+};
 
 /// A response head from a backend, with the backend still counted as busy.
 pub struct Forwarded {
@@ -48,9 +44,9 @@ fn selection_key(req: &HttpRequest, state: &ProxyState) -> u64 {
 /// Sends `req` with `body` to the selected backend, retrying once where the policy allows.
 pub async fn send(
     req: &HttpRequest,
-    body: RequestBody,
+    mut body: OutgoingBody,
     state: &ProxyState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     request_id: &HeaderValue,
     strip_conditionals: bool,
 ) -> Result<Forwarded, ProxyError> {
@@ -62,21 +58,21 @@ pub async fn send(
     let mut backend = candidates.next().ok_or(ProxyError::NoHealthyBackend {
         retry_after: state.retry_after,
     })?;
-    let mut body = Some(body);
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut head = RequestHead::new(req.method(), target);
+    forward_request_headers(req, &mut head, request_id, strip_conditionals);
+    let request = UpstreamRequest {
+        method: req.method(),
+        head: &head,
+    };
     let mut retried = false;
     loop {
         let in_flight = backend.begin_request();
-        let replayable = body.as_ref().is_some_and(RequestBody::replayable);
+        let replayable = body.replayable();
         let started = Instant::now();
-        let result = attempt(
-            req,
-            backend,
-            &mut body,
-            client,
-            request_id,
-            strip_conditionals,
-        )
-        .await;
+        let result = client
+            .send(backend.address().as_str(), request, &mut body)
+            .await;
         match result {
             Ok(response) => {
                 if response.status().is_server_error() {
@@ -115,37 +111,5 @@ pub async fn send(
                 }
             }
         }
-    }
-}
-
-async fn attempt(
-    req: &HttpRequest,
-    backend: &Backend,
-    body: &mut Option<RequestBody>,
-    client: &awc::Client,
-    request_id: &HeaderValue,
-    strip_conditionals: bool,
-) -> Result<UpstreamResponse, SendRequestError> {
-    let uri = backend.address().uri_for(req.uri().path_and_query());
-    let mut request = client.request(req.method().clone(), uri).no_decompress();
-    forward_request_headers(req, request.headers_mut(), request_id, strip_conditionals);
-    match body.take() {
-        None | Some(RequestBody::Empty) => {
-            *body = Some(RequestBody::Empty);
-            // `None` rather than `()`: no `content-length: 0` for the upstream to parse.
-            request.send_body(actix_web::body::None::new()).await
-        }
-        Some(RequestBody::Buffered(bytes)) => {
-            *body = Some(RequestBody::Buffered(bytes.clone()));
-            request.send_body(bytes).await
-        }
-        Some(RequestBody::Streaming { body, length }) => match length {
-            Some(length) => {
-                request
-                    .send_body(SizedStream::new(length, body).boxed())
-                    .await
-            }
-            None => request.send_stream(body).await,
-        },
     }
 }

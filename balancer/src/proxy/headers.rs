@@ -1,12 +1,15 @@
 //! Header handling: hop-by-hop stripping both ways, `X-Forwarded-*` and `X-Request-Id` on the
 //! way up, and the end-to-end response headers copied (or cached) on the way down.
 
+use std::io::Write as _;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::X_REQUEST_ID;
+use crate::upstream::RequestHead;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -72,10 +75,18 @@ pub const PER_RESPONSE: [HeaderName; 3] = [
     HeaderName::from_static("x-upstream"),
 ];
 
-/// Fills the upstream request's headers from the client's.
+/// Headers the proxy sets itself; a client's copies are replaced (`X-Forwarded-For` extended).
+const SET_BY_PROXY: [HeaderName; 4] = [
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    X_REQUEST_ID,
+];
+
+/// Writes the upstream request's headers: the client's end-to-end ones, then ours.
 pub fn forward_request_headers(
     req: &HttpRequest,
-    upstream: &mut HeaderMap,
+    upstream: &mut RequestHead,
     request_id: &HeaderValue,
     strip_conditionals: bool,
 ) {
@@ -85,28 +96,41 @@ pub fn forward_request_headers(
         &[]
     };
     for (name, value) in end_to_end(req.headers(), skip) {
-        upstream.append(name.clone(), value.clone());
+        if !SET_BY_PROXY.contains(name) {
+            upstream.header(name, &[value.as_bytes()]);
+        }
     }
-    let client_ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let forwarded_for = match req
-        .headers()
-        .get(&X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(prior) => format!("{prior}, {client_ip}"),
-        None => client_ip,
+    let mut client_ip = [0u8; 48];
+    let client_ip = match req.peer_addr() {
+        Some(peer) => format_ip(peer.ip(), &mut client_ip),
+        None => &[],
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        upstream.insert(X_FORWARDED_FOR, value);
+    // Several X-Forwarded-For lines mean one comma-separated list (RFC 9110 section 5.3).
+    let mut prior = req.headers().get_all(&X_FORWARDED_FOR).peekable();
+    if prior.peek().is_some() {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(4);
+        for value in prior {
+            parts.extend([value.as_bytes(), b", "]);
+        }
+        parts.push(client_ip);
+        upstream.header(&X_FORWARDED_FOR, &parts);
+    } else {
+        upstream.header(&X_FORWARDED_FOR, &[client_ip]);
     }
-    upstream.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    upstream.header(&X_FORWARDED_PROTO, &[b"http"]);
     if let Some(host) = req.headers().get(header::HOST) {
-        upstream.insert(X_FORWARDED_HOST, host.clone());
+        upstream.header(&X_FORWARDED_HOST, &[host.as_bytes()]);
     }
-    upstream.insert(X_REQUEST_ID, request_id.clone());
+    upstream.header(&X_REQUEST_ID, &[request_id.as_bytes()]);
+}
+
+/// `ip` as text in `buf`, without allocating.
+fn format_ip(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // 48 bytes hold the longest IPv6 text (45), so the write cannot fail.
+    let _ = write!(cursor, "{ip}");
+    let end = cursor.position() as usize;
+    &buf[..end]
 }
 
 /// Issues `X-Request-Id`s unique within this process and unlikely to repeat across restarts.
@@ -153,7 +177,21 @@ impl RequestIds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::OutgoingBody;
     use actix_web::test::TestRequest;
+
+    /// The header lines of the head written for `req`.
+    fn forwarded(req: &HttpRequest) -> Vec<String> {
+        let mut head = RequestHead::new(req.method(), "/");
+        forward_request_headers(req, &mut head, &HeaderValue::from_static("id-1"), false);
+        let wire = head.wire("backend:1", &OutgoingBody::Empty);
+        let text = String::from_utf8(wire.to_vec()).unwrap();
+        text.lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    }
 
     #[test]
     fn hop_by_hop_and_connection_listed_headers_are_dropped() {
@@ -164,24 +202,39 @@ mod tests {
             .insert_header((header::CONTENT_LENGTH, "0"))
             .insert_header(("x-kept", "yes"))
             .insert_header((header::HOST, "example.test"))
+            .insert_header(("x-request-id", "from-client"))
+            .insert_header(("x-forwarded-proto", "gopher"))
             .peer_addr("10.1.2.3:999".parse().unwrap())
             .to_http_request();
-        let mut upstream = HeaderMap::new();
-        forward_request_headers(
-            &req,
-            &mut upstream,
-            &HeaderValue::from_static("id-1"),
-            false,
+        let mut lines = forwarded(&req);
+        lines.sort();
+        assert_eq!(
+            lines,
+            [
+                "host: example.test",
+                "x-forwarded-for: 10.1.2.3",
+                "x-forwarded-host: example.test",
+                "x-forwarded-proto: http",
+                "x-kept: yes",
+                "x-request-id: id-1",
+            ]
         );
-        assert!(upstream.get("x-secret").is_none());
-        assert!(upstream.get("keep-alive").is_none());
-        assert!(upstream.get("connection").is_none());
-        assert!(upstream.get("content-length").is_none());
-        assert_eq!(upstream.get("x-kept").unwrap(), "yes");
-        assert_eq!(upstream.get("x-forwarded-for").unwrap(), "10.1.2.3");
-        assert_eq!(upstream.get("x-forwarded-host").unwrap(), "example.test");
-        assert_eq!(upstream.get("x-forwarded-proto").unwrap(), "http");
-        assert_eq!(upstream.get("x-request-id").unwrap(), "id-1");
+    }
+
+    #[test]
+    fn x_forwarded_for_is_extended() {
+        let req = TestRequest::get()
+            .append_header(("x-forwarded-for", "192.0.2.1"))
+            .append_header(("x-forwarded-for", "192.0.2.2"))
+            .peer_addr("[2001:db8::1]:999".parse().unwrap())
+            .to_http_request();
+        let lines = forwarded(&req);
+        let xff: Vec<_> = lines
+            .iter()
+            .filter(|l| l.starts_with("x-forwarded-for"))
+            .collect();
+        assert_eq!(xff, ["x-forwarded-for: 192.0.2.1, 192.0.2.2, 2001:db8::1"]);
+        assert!(lines.contains(&"host: backend:1".to_string()));
     }
 
     #[test]

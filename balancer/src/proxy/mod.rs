@@ -12,6 +12,7 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::BoxBody;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -26,6 +27,7 @@ use crate::backends::BackendSet;
 use crate::cache::{CacheStats, HttpCache};
 use crate::configuration::{ProxySettings, Settings};
 use crate::selection::HashKey;
+use crate::upstream::{OutgoingBody, UpstreamClient, UpstreamResponse};
 use forward::Forwarded;
 
 pub const X_UPSTREAM: HeaderName = HeaderName::from_static("x-upstream");
@@ -75,20 +77,13 @@ impl ProxyState {
     }
 }
 
-/// An `awc` client for one worker thread: pooled keep-alive connections, no redirects, no
-/// decompression, no default headers.
-pub fn upstream_client(settings: &ProxySettings) -> awc::Client {
-    let connector = awc::Connector::new()
-        .limit(settings.upstream_connection_limit)
-        .timeout(settings.connect_timeout)
-        .conn_keep_alive(Duration::from_secs(60))
-        .conn_lifetime(Duration::from_secs(3600));
-    awc::Client::builder()
-        .connector(connector)
-        .timeout(settings.upstream_timeout)
-        .disable_redirects()
-        .no_default_headers()
-        .finish()
+/// The upstream client for one worker thread.
+pub fn upstream_client(settings: &ProxySettings) -> UpstreamClient {
+    UpstreamClient::new(
+        settings.connect_timeout,
+        settings.upstream_timeout,
+        settings.upstream_connection_limit,
+    )
 }
 
 /// The public handler for every request.
@@ -96,7 +91,7 @@ pub async fn handle(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<ProxyState>,
-    client: web::Data<awc::Client>,
+    client: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, ProxyError> {
     let request_id = state.request_ids.for_request(&req);
     let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
@@ -118,7 +113,7 @@ async fn pass(
     req: &HttpRequest,
     payload: web::Payload,
     state: &ProxyState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     request_id: HeaderValue,
 ) -> Result<HttpResponse, ProxyError> {
     if let Some(cache) = &state.cache {
@@ -131,9 +126,9 @@ async fn pass(
 /// Sends upstream and streams the answer back; a successful write purges what it made stale.
 async fn forward_and_stream(
     req: &HttpRequest,
-    body: body::RequestBody,
+    body: OutgoingBody,
     state: &ProxyState,
-    client: &awc::Client,
+    client: &UpstreamClient,
     request_id: HeaderValue,
     cache_status: HeaderValue,
 ) -> Result<HttpResponse, ProxyError> {
@@ -174,14 +169,19 @@ fn stream_response(
     let bodiless = *req.method() == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let rest = body::Guarded {
+    let mut rest = body::Guarded {
         inner: response,
         _in_flight: in_flight,
     };
-    let body = match read {
-        _ if bodiless => head_body(length.unwrap_or(0)),
-        Some(read) => body::streamed(stream::once(async { Ok(read) }).chain(rest), length),
-        None => body::streamed(rest, length),
+    let body = if bodiless {
+        head_body(length.unwrap_or(0))
+    } else if let Some(read) = read {
+        body::streamed(stream::once(async { Ok(read) }).chain(rest), length)
+    } else if let Some(complete) = rest.inner.take_complete_body() {
+        // The common small response: written with the head, no stream to poll.
+        BoxBody::new(complete)
+    } else {
+        body::streamed(rest, length)
     };
     let mut client_response = client_response.set_body(body);
     let headers = client_response.headers_mut();
@@ -193,10 +193,7 @@ fn stream_response(
     client_response
 }
 
-fn copy_headers(
-    response: &forward::UpstreamResponse,
-    into: &mut actix_web::http::header::HeaderMap,
-) {
+fn copy_headers(response: &UpstreamResponse, into: &mut actix_web::http::header::HeaderMap) {
     for (name, value) in headers::end_to_end(response.headers(), &[]) {
         into.append(name.clone(), value.clone());
     }

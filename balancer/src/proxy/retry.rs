@@ -1,7 +1,8 @@
 //! Retry policy: which upstream failures may be retried once on another backend.
 
 use actix_web::http::Method;
-use awc::error::{ConnectError, SendRequestError};
+
+use crate::upstream::UpstreamError;
 
 /// How far a failed upstream request got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +16,10 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn classify(error: &SendRequestError) -> Self {
+    pub fn classify(error: &UpstreamError) -> Self {
         match error {
-            SendRequestError::Connect(ConnectError::Timeout) => Self::Connect,
-            SendRequestError::Connect(_) => Self::Connect,
-            SendRequestError::Timeout => Self::Timeout,
+            _ if error.before_sending() => Self::Connect,
+            UpstreamError::Timeout => Self::Timeout,
             _ => Self::Broken,
         }
     }

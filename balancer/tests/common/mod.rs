@@ -73,8 +73,24 @@ async fn any(req: HttpRequest, b: web::Data<Behaviour>, name: web::Data<String>)
             "upstream": name.as_str(),
             "version": version,
             "path": req.uri().to_string(),
+            "peer": req.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
             "headers": headers,
         }))
+}
+
+/// Sends the request body straight back as it arrives (chunked, no length).
+async fn echo_body(payload: web::Payload) -> HttpResponse {
+    HttpResponse::Ok().streaming(payload)
+}
+
+/// The byte at `index` of every test body, so a shifted or truncated copy shows.
+pub fn pattern(index: usize) -> u8 {
+    (index % 251) as u8
+}
+
+/// `/large/N`: N patterned bytes with a Content-Length.
+async fn large(length: web::Path<usize>) -> HttpResponse {
+    HttpResponse::Ok().body((0..*length).map(pattern).collect::<Vec<u8>>())
 }
 
 impl Upstream {
@@ -114,6 +130,8 @@ impl Upstream {
                         .app_data(data.clone())
                         .app_data(label.clone())
                         .route("/readyz", web::get().to(readyz))
+                        .route("/echo-body", web::post().to(echo_body))
+                        .route("/large/{length}", web::route().to(large))
                         .default_service(web::to(any))
                 })
                 .workers(1)

@@ -1,0 +1,290 @@
+//! A response body read from a backend connection as it arrives: by `Content-Length`, by
+//! chunks, or until the backend closes. Once the body is complete the connection goes back to
+//! the pool; a body dropped half-read closes it.
+
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::net::TcpStream;
+
+use super::pool::Pool;
+use super::response::BodyFraming;
+
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+/// Where a finished connection is returned.
+pub struct Home {
+    pub pool: Rc<Pool>,
+    pub slot: usize,
+}
+
+pub struct BodyReader {
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    state: State,
+    keep_alive: bool,
+    home: Home,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// This many body bytes are still to come.
+    Length(u64),
+    UntilClose,
+    ChunkSize,
+    ChunkData(u64),
+    /// The CRLF after a chunk's data.
+    ChunkEnd,
+    Trailers,
+    Done,
+}
+
+impl BodyReader {
+    /// Reads the body framed by `framing` from `stream`, whose first bytes are in `buf`.
+    pub fn new(
+        stream: TcpStream,
+        buf: BytesMut,
+        framing: BodyFraming,
+        keep_alive: bool,
+        home: Home,
+    ) -> Self {
+        let state = match framing {
+            BodyFraming::Empty => State::Length(0),
+            BodyFraming::Length(n) => State::Length(n),
+            BodyFraming::Chunked => State::ChunkSize,
+            BodyFraming::UntilClose => State::UntilClose,
+        };
+        Self {
+            stream: Some(stream),
+            buf,
+            state,
+            // Only the close marks the end of such a body, so the connection cannot be reused.
+            keep_alive: keep_alive && framing != BodyFraming::UntilClose,
+            home,
+        }
+    }
+
+    /// Ends the body; a connection left exactly at the end of a keep-alive response is reused.
+    fn finish(&mut self) {
+        self.state = State::Done;
+        if let Some(stream) = self.stream.take()
+            && self.keep_alive
+            && self.buf.is_empty()
+        {
+            self.home.pool.checkin(self.home.slot, stream);
+        }
+    }
+
+    fn fail(&mut self, error: io::Error) -> Poll<Option<io::Result<Bytes>>> {
+        self.state = State::Done;
+        self.stream = None;
+        Poll::Ready(Some(Err(error)))
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` is the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(16 << 10);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(stream), cx, &mut self.buf)
+    }
+
+    /// Up to `wanted` buffered bytes.
+    fn take(&mut self, wanted: u64) -> Bytes {
+        let n = wanted.min(self.buf.len() as u64) as usize;
+        self.buf.split_to(n).freeze()
+    }
+}
+
+fn cut_short() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the backend closed the connection before the end of the body",
+    )
+}
+
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+impl Stream for BodyReader {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match this.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(0) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                State::Length(left) | State::ChunkData(left) if !this.buf.is_empty() => {
+                    let data = this.take(left);
+                    let left = left - data.len() as u64;
+                    this.state = match this.state {
+                        State::Length(_) => State::Length(left),
+                        _ if left == 0 => State::ChunkEnd,
+                        _ => State::ChunkData(left),
+                    };
+                    if matches!(this.state, State::Length(0)) {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                State::UntilClose if !this.buf.is_empty() => {
+                    return Poll::Ready(Some(Ok(this.buf.split().freeze())));
+                }
+                State::UntilClose => match ready!(this.poll_fill(cx)) {
+                    Ok(0) => {
+                        this.finish();
+                        return Poll::Ready(None);
+                    }
+                    Ok(_) => {}
+                    Err(error) => return this.fail(error),
+                },
+                State::ChunkSize => match httparse::parse_chunk_size(&this.buf) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        this.buf.advance(used);
+                        this.state = if size == 0 {
+                            State::Trailers
+                        } else {
+                            State::ChunkData(size)
+                        };
+                    }
+                    Ok(httparse::Status::Partial) if this.buf.len() < MAX_LINE => {
+                        match ready!(this.poll_fill(cx)) {
+                            Ok(0) => return this.fail(cut_short()),
+                            Ok(_) => {}
+                            Err(error) => return this.fail(error),
+                        }
+                    }
+                    _ => return this.fail(invalid("invalid chunk size")),
+                },
+                State::ChunkEnd if this.buf.len() >= 2 => {
+                    if &this.buf[..2] != b"\r\n" {
+                        return this.fail(invalid("chunk data not followed by CRLF"));
+                    }
+                    this.buf.advance(2);
+                    this.state = State::ChunkSize;
+                }
+                State::Trailers => match this.buf.windows(2).position(|w| w == b"\r\n") {
+                    Some(0) => {
+                        this.buf.advance(2);
+                        this.finish();
+                        return Poll::Ready(None);
+                    }
+                    // Trailer fields are not forwarded (the head is already sent); skip them.
+                    Some(end) => this.buf.advance(end + 2),
+                    None if this.buf.len() < MAX_LINE => match ready!(this.poll_fill(cx)) {
+                        Ok(0) => return this.fail(cut_short()),
+                        Ok(_) => {}
+                        Err(error) => return this.fail(error),
+                    },
+                    None => return this.fail(invalid("trailer line too long")),
+                },
+                // Length, ChunkData or ChunkEnd with too few bytes buffered.
+                State::Length(_) | State::ChunkData(_) | State::ChunkEnd => {
+                    match ready!(this.poll_fill(cx)) {
+                        Ok(0) => return this.fail(cut_short()),
+                        Ok(_) => {}
+                        Err(error) => return this.fail(error),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    /// Reads a body sent by a peer in the given pieces, then reports whether the connection
+    /// went back to the pool.
+    async fn read(framing: BodyFraming, pieces: &[&[u8]], close: bool) -> (Vec<u8>, bool, bool) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let stream = TcpStream::connect(&address).await.unwrap();
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let pool = Rc::new(Pool::new(4));
+        let slot = pool.slot(&address);
+        let home = Home {
+            pool: pool.clone(),
+            slot,
+        };
+        let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
+        let writer = tokio::spawn(async move {
+            for piece in pieces {
+                peer.write_all(&piece).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            if !close {
+                // Keep the connection open until the reader is done.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
+        let mut reader = BodyReader::new(stream, BytesMut::new(), framing, true, home);
+        let mut body = Vec::new();
+        let mut failed = false;
+        while let Some(chunk) = reader.next().await {
+            match chunk {
+                Ok(chunk) => body.extend_from_slice(&chunk),
+                Err(_) => failed = true,
+            }
+        }
+        writer.await.unwrap();
+        (body, failed, pool.idle(slot) == 1)
+    }
+
+    #[tokio::test]
+    async fn a_sized_body_in_pieces_then_the_connection_is_reused() {
+        let (body, failed, reused) =
+            read(BodyFraming::Length(11), &[b"hello", b" ", b"world"], false).await;
+        assert_eq!(body, b"hello world");
+        assert!(!failed && reused);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_split_anywhere_with_trailers() {
+        let wire: &[&[u8]] = &[
+            b"5\r\nhel",
+            b"lo\r",
+            b"\n6;ext=1\r\n wor",
+            b"ld\r\n0\r\nX-T: 1\r\n",
+            b"\r\n",
+        ];
+        let (body, failed, reused) = read(BodyFraming::Chunked, wire, false).await;
+        assert_eq!(body, b"hello world");
+        assert!(!failed && reused);
+    }
+
+    #[tokio::test]
+    async fn a_body_until_close_is_not_reused() {
+        let (body, failed, reused) = read(BodyFraming::UntilClose, &[b"ab", b"cd"], true).await;
+        assert_eq!(body, b"abcd");
+        assert!(!failed && !reused);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_error() {
+        let (body, failed, reused) = read(BodyFraming::Length(10), &[b"abc"], true).await;
+        assert_eq!(body, b"abc");
+        assert!(failed && !reused);
+        let (_, failed, _) = read(BodyFraming::Chunked, &[b"5\r\nab"], true).await;
+        assert!(failed);
+        let (_, failed, _) = read(BodyFraming::Chunked, &[b"zz\r\n"], false).await;
+        assert!(failed);
+    }
+}

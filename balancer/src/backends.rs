@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::header::HeaderValue;
-use actix_web::http::uri::{self, Authority, PathAndQuery, Scheme, Uri};
+use actix_web::http::uri::Authority;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
@@ -23,13 +23,11 @@ pub enum AddressError {
     Shape(String),
 }
 
-/// `host:port` of an upstream, with its base URL precomputed for the hot path.
+/// `host:port` of an upstream (what the proxy connects to), and its base URL for health checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendAddress {
     authority: String,
     base_url: String,
-    /// Parsed once so each proxied request builds its URI without parsing.
-    parsed: Authority,
 }
 
 impl BackendAddress {
@@ -50,14 +48,12 @@ impl BackendAddress {
             }
             None => false,
         };
-        let parsed = match authority.parse::<Authority>() {
-            Ok(parsed) if valid => parsed,
-            _ => return Err(AddressError::Shape(text.into())),
-        };
+        if !valid || authority.parse::<Authority>().is_err() {
+            return Err(AddressError::Shape(text.into()));
+        }
         Ok(Self {
             authority: authority.to_owned(),
             base_url: format!("http://{authority}"),
-            parsed,
         })
     }
 
@@ -65,22 +61,9 @@ impl BackendAddress {
         &self.authority
     }
 
-    /// `http://host:port`, to which the request path is appended.
+    /// `http://host:port`, to which the health-check path is appended.
     pub fn base_url(&self) -> &str {
         &self.base_url
-    }
-
-    /// The upstream URI for `path_and_query` on this backend.
-    pub fn uri_for(&self, path_and_query: Option<&PathAndQuery>) -> Uri {
-        let mut parts = uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(self.parsed.clone());
-        parts.path_and_query = Some(
-            path_and_query
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/")),
-        );
-        Uri::from_parts(parts).expect("scheme, authority and path make a valid URI")
     }
 }
 

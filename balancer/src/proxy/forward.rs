@@ -12,9 +12,7 @@ use super::retry::Failure;
 use super::{ProxyError, ProxyState};
 use crate::backends::{Backend, InFlight};
 use crate::selection::{HashKey, hash_bytes};
-use crate::upstream::{
-    OutgoingBody, RequestHead, UpstreamClient, UpstreamRequest, UpstreamResponse,
-};
+use crate::upstream::{OutgoingBody, RequestHead, UpstreamClient, UpstreamResponse};
 
 /// A response head from a backend, with the backend still counted as busy.
 pub struct Forwarded {
@@ -61,17 +59,13 @@ pub async fn send(
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut head = RequestHead::new(req.method(), target);
     forward_request_headers(req, &mut head, request_id, strip_conditionals);
-    let request = UpstreamRequest {
-        method: req.method(),
-        head: &head,
-    };
     let mut retried = false;
     loop {
         let in_flight = backend.begin_request();
         let replayable = body.replayable();
         let started = Instant::now();
         let result = client
-            .send(backend.address().as_str(), request, &mut body)
+            .send(backend.address().as_str(), &head, &mut body)
             .await;
         match result {
             Ok(response) => {

@@ -45,13 +45,6 @@ pub struct UpstreamClient {
     response_timeout: Duration,
 }
 
-/// What to send: the method (which decides how the response is framed) and the head.
-#[derive(Clone, Copy)]
-pub struct UpstreamRequest<'a> {
-    pub method: &'a Method,
-    pub head: &'a RequestHead,
-}
-
 impl UpstreamClient {
     /// `max_idle_per_backend` idle connections are kept per backend; `response_timeout` bounds
     /// everything from the connect to the end of the response head.
@@ -67,16 +60,16 @@ impl UpstreamClient {
         }
     }
 
-    /// Sends `request` to the backend at `authority` (`host:port`) and returns once the
-    /// response head has arrived. A replayable `body` is left intact for a retry elsewhere.
+    /// Sends `head` and `body` to the backend at `authority` (`host:port`) and returns once
+    /// the response head has arrived. A replayable `body` is left intact for a retry elsewhere.
     pub async fn send(
         &self,
         authority: &str,
-        request: UpstreamRequest<'_>,
+        head: &RequestHead,
         body: &mut OutgoingBody,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let slot = self.pool.slot(authority);
-        let exchange = self.exchange(authority, slot, &request, body);
+        let exchange = self.exchange(authority, slot, head, body);
         match tokio::time::timeout(self.response_timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::Timeout),
@@ -87,10 +80,12 @@ impl UpstreamClient {
         &self,
         authority: &str,
         slot: usize,
-        request: &UpstreamRequest<'_>,
+        request: &RequestHead,
         body: &mut OutgoingBody,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let mut head = request.head.wire(authority, body);
+        let method = request.method();
+        let replayable = body.replayable();
+        let mut head = request.wire(authority, body);
         let mut rest = Some(body);
         if let Some(OutgoingBody::Full(bytes)) = rest.as_deref()
             && bytes.len() <= COALESCE_BYTES
@@ -99,22 +94,21 @@ impl UpstreamClient {
             rest = None;
         }
         let head = head.freeze();
-        let replayable = rest.as_deref().is_none_or(OutgoingBody::replayable);
         if let Some(stream) = self.pool.checkout(slot) {
             match self
-                .over(stream, slot, request.method, &head, rest.as_deref_mut())
+                .over(stream, slot, method, &head, rest.as_deref_mut())
                 .await
             {
                 // The backend may have closed this idle connection just as it was reused. If
                 // not a byte came back, the request was not acted on (RFC 9112 section 9.3.1),
                 // and a replayable idempotent one is sent again on a new connection.
                 Err(Exchange::Unanswered(_))
-                    if replayable && matches!(*request.method, Method::GET | Method::HEAD) => {}
+                    if replayable && matches!(*method, Method::GET | Method::HEAD) => {}
                 result => return result.map_err(Exchange::into_error),
             }
         }
         let stream = self.connect(authority).await?;
-        self.over(stream, slot, request.method, &head, rest)
+        self.over(stream, slot, method, &head, rest)
             .await
             .map_err(Exchange::into_error)
     }

@@ -61,6 +61,8 @@ enum Framing {
 /// A request head under construction: the request line and the end-to-end headers. `Host`
 /// (when the client sent none) and the body's framing are added per attempt by [`Self::wire`].
 pub struct RequestHead {
+    /// Kept because it decides how the response is framed (a HEAD response has no body).
+    method: Method,
     buf: BytesMut,
     has_host: bool,
 }
@@ -73,9 +75,14 @@ impl RequestHead {
         buf.put_slice(target.as_bytes());
         buf.put_slice(b" HTTP/1.1\r\n");
         Self {
+            method: method.clone(),
             buf,
             has_host: false,
         }
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
     }
 
     /// Appends a header whose value is the concatenation of `parts`. Names and values come

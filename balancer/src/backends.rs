@@ -133,13 +133,19 @@ impl LatencyHistogram {
 }
 
 /// One upstream server and everything the balancer tracks about it.
+///
+/// Health has two sources. Active checks decide whether a backend is up at all; passive signals
+/// (failed exchanges) can only eject it until active checks pass `rise` times again, and
+/// selection ignores passive ejections when they would leave no backend (panic mode), so only
+/// active checks can take the last one out.
 #[derive(Debug)]
 pub struct Backend {
     address: BackendAddress,
     weight: u32,
     managed: bool,
     upstream_header: HeaderValue,
-    healthy: AtomicBool,
+    active_up: AtomicBool,
+    ejected: AtomicBool,
     checked: AtomicBool,
     draining: AtomicBool,
     ok_streak: AtomicU32,
@@ -149,19 +155,31 @@ pub struct Backend {
     requests: AtomicU64,
     errors: AtomicU64,
     latency: LatencyHistogram,
+    last_check: Mutex<Option<CheckResult>>,
+}
+
+/// The outcome of the latest active check, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckResult {
+    pub ok: bool,
+    /// The status code, or what went wrong before one arrived.
+    pub detail: String,
 }
 
 impl Backend {
-    /// A new backend starts unhealthy until its first successful active check.
-    pub fn new(address: BackendAddress, weight: u32, managed: bool) -> Self {
+    /// A new backend starts down until its first successful active check. `name` is what
+    /// `X-Upstream` says (its address when not given).
+    pub fn new(address: BackendAddress, weight: u32, managed: bool, name: Option<&str>) -> Self {
+        let label = name.unwrap_or(address.as_str());
         let upstream_header =
-            HeaderValue::from_str(address.as_str()).expect("validated address is a header value");
+            HeaderValue::from_str(label).unwrap_or_else(|_| HeaderValue::from_static("backend"));
         Self {
             address,
             weight,
             managed,
             upstream_header,
-            healthy: AtomicBool::new(false),
+            active_up: AtomicBool::new(false),
+            ejected: AtomicBool::new(false),
             checked: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             ok_streak: AtomicU32::new(0),
@@ -171,6 +189,7 @@ impl Backend {
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: LatencyHistogram::default(),
+            last_check: Mutex::new(None),
         }
     }
 
@@ -192,8 +211,19 @@ impl Backend {
         &self.upstream_header
     }
 
+    /// Up by active checks and not ejected by passive signals.
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        self.is_up() && !self.is_ejected()
+    }
+
+    /// Up by active checks, whatever the passive signals say.
+    pub fn is_up(&self) -> bool {
+        self.active_up.load(Ordering::Relaxed)
+    }
+
+    /// Taken out by passive signals until active checks pass again.
+    pub fn is_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Relaxed)
     }
 
     /// Has had at least one active check.
@@ -208,6 +238,12 @@ impl Backend {
     /// May receive new requests.
     pub fn is_available(&self) -> bool {
         self.is_healthy() && !self.is_draining()
+    }
+
+    /// May receive new requests in panic mode, when no backend is available: passive
+    /// ejections are ignored.
+    pub fn is_available_in_panic(&self) -> bool {
+        self.is_up() && !self.is_draining()
     }
 
     pub fn start_draining(&self) {
@@ -230,6 +266,13 @@ impl Backend {
         &self.latency
     }
 
+    pub fn last_check(&self) -> Option<CheckResult> {
+        self.last_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Counts a request and holds it in flight until the guard drops.
     pub fn begin_request(self: &Arc<Self>) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -238,36 +281,40 @@ impl Backend {
     }
 
     /// Active check result: up after `rise` successes (or the very first one), down after `fall`
-    /// failures.
-    pub fn record_check(&self, ok: bool, rise: u32, fall: u32) -> Option<HealthFlip> {
+    /// failures. `rise` successes also end a passive ejection.
+    pub fn record_check(&self, result: CheckResult, rise: u32, fall: u32) -> Option<HealthFlip> {
+        let ok = result.ok;
+        *self.last_check.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         let first = !self.checked.swap(true, Ordering::Relaxed);
+        let was_healthy = self.is_healthy();
         if ok {
             self.fail_streak.store(0, Ordering::Relaxed);
             let streak = self.ok_streak.fetch_add(1, Ordering::Relaxed) + 1;
-            if !self.is_healthy() && (first || streak >= rise) {
-                self.passive_fail_streak.store(0, Ordering::Relaxed);
-                self.healthy.store(true, Ordering::Relaxed);
-                return Some(HealthFlip::Up);
+            if first || streak >= rise {
+                self.active_up.store(true, Ordering::Relaxed);
+                if self.ejected.swap(false, Ordering::Relaxed) {
+                    self.passive_fail_streak.store(0, Ordering::Relaxed);
+                }
             }
         } else {
             self.ok_streak.store(0, Ordering::Relaxed);
             let streak = self.fail_streak.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.is_healthy() && streak >= fall {
-                self.healthy.store(false, Ordering::Relaxed);
-                return Some(HealthFlip::Down);
+            if streak >= fall {
+                self.active_up.store(false, Ordering::Relaxed);
             }
         }
-        None
+        flip(was_healthy, self.is_healthy())
     }
 
-    /// A proxied request failed against this backend (connect error, timeout or 5xx); after
-    /// `threshold` in a row it is taken out until active checks bring it back.
+    /// A proxied exchange failed through this backend's fault (connect error, reset or timeout
+    /// before a response head, malformed response, or a 5xx where configured); after
+    /// `threshold` in a row it is ejected until active checks pass `rise` times.
     pub fn record_failure(&self, threshold: u32) -> Option<HealthFlip> {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let streak = self.passive_fail_streak.fetch_add(1, Ordering::Relaxed) + 1;
-        if streak >= threshold && self.healthy.swap(false, Ordering::Relaxed) {
+        if streak >= threshold && !self.ejected.swap(true, Ordering::Relaxed) {
             self.ok_streak.store(0, Ordering::Relaxed);
-            return Some(HealthFlip::Down);
+            return flip(self.is_up(), false);
         }
         None
     }
@@ -278,6 +325,14 @@ impl Backend {
         if self.passive_fail_streak.load(Ordering::Relaxed) != 0 {
             self.passive_fail_streak.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+fn flip(before: bool, after: bool) -> Option<HealthFlip> {
+    match (before, after) {
+        (false, true) => Some(HealthFlip::Up),
+        (true, false) => Some(HealthFlip::Down),
+        _ => None,
     }
 }
 
@@ -311,6 +366,8 @@ pub struct BackendSet {
     algorithm: Algorithm,
     snapshot: ArcSwap<Snapshot>,
     write: Mutex<()>,
+    /// Requests are going to passively ejected backends because nothing else is left.
+    panic: AtomicBool,
     /// Bumped on every membership or health change, for the health checker and readiness.
     version: watch::Sender<u64>,
 }
@@ -324,6 +381,7 @@ impl BackendSet {
                 selector: algorithm.build(Vec::new()),
             }),
             write: Mutex::new(()),
+            panic: AtomicBool::new(false),
             version: watch::channel(0).0,
         }
     }
@@ -401,6 +459,22 @@ impl BackendSet {
         }
     }
 
+    /// Records whether the latest selection had to ignore passive ejections, logging each
+    /// change. A load on the hot path; a store only when the mode changes.
+    pub fn note_panic(&self, panic: bool) {
+        if self.panic.load(Ordering::Relaxed) != panic
+            && self.panic.swap(panic, Ordering::Relaxed) != panic
+        {
+            if panic {
+                log::warn!(
+                    "panic mode: passive health ejected every backend; sending to all that pass active checks"
+                );
+            } else {
+                log::info!("panic mode over: a backend passes passive health again");
+            }
+        }
+    }
+
     /// A receiver that sees every later membership or health change.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
@@ -437,16 +511,59 @@ mod tests {
         }
     }
 
+    fn check(ok: bool) -> CheckResult {
+        CheckResult {
+            ok,
+            detail: if ok { "200" } else { "503" }.into(),
+        }
+    }
+
     #[test]
     fn health_flips_are_reported_once() {
-        let backend = Backend::new(BackendAddress::parse("a:1").unwrap(), 1, false);
-        assert_eq!(backend.record_check(true, 2, 2), Some(HealthFlip::Up));
-        assert_eq!(backend.record_check(false, 2, 2), None);
-        assert_eq!(backend.record_check(false, 2, 2), Some(HealthFlip::Down));
-        assert_eq!(backend.record_check(true, 2, 2), None);
-        assert_eq!(backend.record_check(true, 2, 2), Some(HealthFlip::Up));
+        let backend = Backend::new(BackendAddress::parse("a:1").unwrap(), 1, false, None);
+        assert_eq!(
+            backend.record_check(check(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
+        assert_eq!(backend.record_check(check(false), 2, 2), None);
+        assert_eq!(
+            backend.record_check(check(false), 2, 2),
+            Some(HealthFlip::Down)
+        );
+        assert_eq!(backend.record_check(check(true), 2, 2), None);
+        assert_eq!(
+            backend.record_check(check(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
         assert_eq!(backend.record_failure(2), None);
         assert_eq!(backend.record_failure(2), Some(HealthFlip::Down));
         assert_eq!(backend.record_failure(2), None);
+        assert_eq!(backend.last_check().unwrap().detail, "200");
+    }
+
+    #[test]
+    fn a_passive_ejection_lasts_until_rise_good_checks_and_spares_active_health() {
+        let backend = Backend::new(BackendAddress::parse("a:1").unwrap(), 1, false, None);
+        backend.record_check(check(true), 2, 2);
+        backend.record_failure(1);
+        assert!(backend.is_ejected() && backend.is_up());
+        assert!(!backend.is_available() && backend.is_available_in_panic());
+        assert_eq!(backend.record_check(check(true), 2, 2), None);
+        assert_eq!(
+            backend.record_check(check(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
+        assert!(backend.is_available());
+    }
+
+    #[test]
+    fn x_upstream_names_the_backend_by_its_name_when_given() {
+        let address = BackendAddress::parse("10.0.0.2:8080").unwrap();
+        let named = Backend::new(address.clone(), 1, false, Some("worker-1"));
+        assert_eq!(named.upstream_header(), "worker-1");
+        assert_eq!(
+            Backend::new(address, 1, false, None).upstream_header(),
+            "10.0.0.2:8080"
+        );
     }
 }

@@ -10,6 +10,8 @@ use clap::Parser;
 use serde::Deserialize;
 
 use crate::backends::BackendAddress;
+use crate::limits;
+use crate::proxy::{PrivatePaths, TrustedProxies};
 use crate::selection::{Algorithm, HashKey};
 
 /// Why the configuration was refused at start-up.
@@ -105,12 +107,21 @@ pub struct FileConfig {
     pub cache: CacheFile,
 }
 
-/// A static backend: a bare URL or a table with a weight.
+/// A static backend: a bare URL or a table with a weight and a name for `X-Upstream`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum BackendEntry {
     Url(String),
-    Weighted { address: String, weight: u32 },
+    Table {
+        address: String,
+        #[serde(default = "one")]
+        weight: u64,
+        name: Option<String>,
+    },
+}
+
+fn one() -> u64 {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +146,7 @@ pub struct HealthFile {
     pub fall: u32,
     pub rise: u32,
     pub passive_failures: u32,
+    pub passive_5xx: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +159,12 @@ pub struct ProxyFile {
     pub max_body_bytes: u64,
     pub retry_buffer_bytes: u64,
     pub upstream_connection_limit: usize,
+    pub upstream_idle_timeout_ms: u64,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub trusted_proxies: Vec<String>,
+    pub private_paths: Vec<String>,
+    pub expose_upstream: String,
     pub shutdown_timeout_s: u64,
 }
 
@@ -237,6 +255,7 @@ impl Default for HealthFile {
             fall: 2,
             rise: 2,
             passive_failures: 3,
+            passive_5xx: false,
         }
     }
 }
@@ -251,6 +270,13 @@ impl Default for ProxyFile {
             max_body_bytes: 1 << 20,
             retry_buffer_bytes: 64 << 10,
             upstream_connection_limit: 4096,
+            // Under actix-web's 5 s keep-alive, so we rarely reuse a connection it is closing.
+            upstream_idle_timeout_ms: 4000,
+            max_connections: 20_000,
+            max_connections_per_ip: 256,
+            trusted_proxies: Vec::new(),
+            private_paths: vec!["/readyz".into()],
+            expose_upstream: "auto".into(),
             shutdown_timeout_s: 5,
         }
     }
@@ -287,11 +313,19 @@ pub struct Settings {
     pub threads: usize,
     pub algorithm: Algorithm,
     pub hash_key: HashKey,
-    pub backends: Vec<(BackendAddress, u32)>,
+    pub backends: Vec<StaticBackend>,
     pub workers: WorkerSettings,
     pub health: HealthSettings,
     pub proxy: ProxySettings,
     pub cache: CacheSettings,
+}
+
+/// A configured upstream.
+#[derive(Debug, Clone)]
+pub struct StaticBackend {
+    pub address: BackendAddress,
+    pub weight: u32,
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -314,6 +348,7 @@ pub struct HealthSettings {
     pub fall: u32,
     pub rise: u32,
     pub passive_failures: u32,
+    pub passive_5xx: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -325,7 +360,33 @@ pub struct ProxySettings {
     pub max_body_bytes: u64,
     pub retry_buffer_bytes: u64,
     pub upstream_connection_limit: usize,
+    pub upstream_idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub trusted_proxies: TrustedProxies,
+    pub private_paths: PrivatePaths,
+    pub expose_upstream: ExposeUpstream,
     pub shutdown_timeout: Duration,
+}
+
+/// Whether responses carry `X-Upstream`: `auto` shows it on a loopback listener (the local
+/// stack, where it helps) and hides it on a public one, where it would disclose private
+/// addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExposeUpstream {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ExposeUpstream {
+    pub fn resolve(self, listen: SocketAddr) -> bool {
+        match self {
+            Self::Auto => listen.ip().is_loopback(),
+            Self::Always => true,
+            Self::Never => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -459,31 +520,35 @@ fn parse_addr(field: &str, text: &str) -> Result<SocketAddr, ConfigError> {
         .map_err(|_| invalid(field, format!("`{text}` is not an IP:PORT socket address")))
 }
 
-fn validate_backend(
-    index: usize,
-    entry: &BackendEntry,
-) -> Result<(BackendAddress, u32), ConfigError> {
+fn validate_backend(index: usize, entry: &BackendEntry) -> Result<StaticBackend, ConfigError> {
     let field = format!("backends[{index}]");
-    let (url, weight) = match entry {
+    let (url, weight, name) = match entry {
         BackendEntry::Url(text) => match text.split_once("#weight=") {
             Some((url, weight)) => {
-                let weight = weight.parse().map_err(|_| {
-                    invalid(
-                        &field,
-                        format!("weight `{weight}` is not a positive integer"),
-                    )
-                })?;
-                (url, weight)
+                let weight = weight
+                    .parse()
+                    .map_err(|_| invalid(&field, format!("weight `{weight}` is not a number")))?;
+                (url, weight, None)
             }
-            None => (text.as_str(), 1),
+            None => (text.as_str(), 1, None),
         },
-        BackendEntry::Weighted { address, weight } => (address.as_str(), *weight),
+        BackendEntry::Table {
+            address,
+            weight,
+            name,
+        } => (address.as_str(), *weight, name.clone()),
     };
-    if weight == 0 {
-        return Err(invalid(field, "weight must be > 0"));
+    let weight = limits::check_weight(weight)
+        .map_err(|e| invalid(format!("{field}.weight"), e.to_string()))?;
+    if let Some(name) = &name {
+        limits::check_name(name).map_err(|e| invalid(format!("{field}.name"), e.to_string()))?;
     }
     let address = BackendAddress::parse(url).map_err(|e| invalid(&field, e.to_string()))?;
-    Ok((address, weight))
+    Ok(StaticBackend {
+        address,
+        weight,
+        name,
+    })
 }
 
 fn positive_ms(field: &str, ms: u64) -> Result<Duration, ConfigError> {
@@ -494,9 +559,7 @@ fn positive_ms(field: &str, ms: u64) -> Result<Duration, ConfigError> {
 }
 
 fn validate_workers(w: WorkersFile) -> Result<WorkerSettings, ConfigError> {
-    if w.count > 64 {
-        return Err(invalid("workers.count", "must be <= 64"));
-    }
+    limits::check_workers(w.count).map_err(|e| invalid("workers.count", e.to_string()))?;
     if w.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
         return Err(invalid("workers.command", "must not be empty"));
     }
@@ -568,6 +631,7 @@ fn validate_health(h: HealthFile) -> Result<HealthSettings, ConfigError> {
         fall: h.fall,
         rise: h.rise,
         passive_failures: h.passive_failures,
+        passive_5xx: h.passive_5xx,
     })
 }
 
@@ -581,6 +645,38 @@ fn validate_proxy(p: ProxyFile) -> Result<ProxySettings, ConfigError> {
     if p.keep_alive_s == 0 {
         return Err(invalid("proxy.keep_alive_s", "must be > 0"));
     }
+    if p.max_connections == 0 {
+        return Err(invalid("proxy.max_connections", "must be > 0"));
+    }
+    if p.max_connections_per_ip == 0 || p.max_connections_per_ip > p.max_connections {
+        return Err(invalid(
+            "proxy.max_connections_per_ip",
+            "must be from 1 to proxy.max_connections",
+        ));
+    }
+    let trusted_proxies = p
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            parse_network(text)
+                .map_err(|reason| invalid(format!("proxy.trusted_proxies[{i}]"), reason))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, path) in p.private_paths.iter().enumerate() {
+        check_prefix(&format!("proxy.private_paths[{i}]"), path)?;
+    }
+    let expose_upstream = match p.expose_upstream.as_str() {
+        "auto" => ExposeUpstream::Auto,
+        "always" => ExposeUpstream::Always,
+        "never" => ExposeUpstream::Never,
+        other => {
+            return Err(invalid(
+                "proxy.expose_upstream",
+                format!("`{other}` is not one of auto, always, never"),
+            ));
+        }
+    };
     Ok(ProxySettings {
         connect_timeout: positive_ms("proxy.connect_timeout_ms", p.connect_timeout_ms)?,
         upstream_timeout: positive_ms("proxy.upstream_timeout_ms", p.upstream_timeout_ms)?,
@@ -592,8 +688,25 @@ fn validate_proxy(p: ProxyFile) -> Result<ProxySettings, ConfigError> {
         max_body_bytes: p.max_body_bytes,
         retry_buffer_bytes: p.retry_buffer_bytes,
         upstream_connection_limit: p.upstream_connection_limit,
+        upstream_idle_timeout: positive_ms(
+            "proxy.upstream_idle_timeout_ms",
+            p.upstream_idle_timeout_ms,
+        )?,
+        max_connections: p.max_connections,
+        max_connections_per_ip: p.max_connections_per_ip,
+        trusted_proxies: TrustedProxies::new(trusted_proxies),
+        private_paths: PrivatePaths::new(p.private_paths),
+        expose_upstream,
         shutdown_timeout: Duration::from_secs(p.shutdown_timeout_s),
     })
+}
+
+/// `10.0.0.0/8`, or a bare address meaning just itself.
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or CIDR network"))
 }
 
 fn validate_cache(c: CacheFile) -> Result<CacheSettings, ConfigError> {
@@ -662,11 +775,7 @@ fn validate_purge(index: usize, rule: PurgeRuleFile) -> Result<PurgeRule, Config
 }
 
 fn check_prefix(field: &str, prefix: &str) -> Result<(), ConfigError> {
-    if prefix.starts_with('/') {
-        Ok(())
-    } else {
-        Err(invalid(field, "must start with `/`"))
-    }
+    limits::check_prefix(prefix).map_err(|e| invalid(field, e.to_string()))
 }
 
 #[cfg(test)]
@@ -741,8 +850,8 @@ mod tests {
             "backends = [\"http://127.0.0.1:1#weight=3\", { address = \"127.0.0.1:2\", weight = 2 }]",
         )
         .unwrap();
-        let weights: Vec<u32> = settings.backends.iter().map(|(_, w)| *w).collect();
+        let weights: Vec<u32> = settings.backends.iter().map(|b| b.weight).collect();
         assert_eq!(weights, [3, 2]);
-        assert_eq!(settings.backends[1].0.to_string(), "127.0.0.1:2");
+        assert_eq!(settings.backends[1].address.to_string(), "127.0.0.1:2");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use tokio::time::{Instant, sleep_until};
 
-use crate::backends::{Backend, BackendSet};
+use crate::backends::{Backend, BackendSet, CheckResult};
 use crate::configuration::HealthSettings;
 
 /// Runs until the backend set is dropped; spawn it on the main arbiter.
@@ -46,19 +46,29 @@ async fn check(
         .filter(|b| wanted(b))
         .map(|backend| async move {
             let url = format!("{}{}", backend.address().base_url(), settings.path);
-            let ok = match client.get(url).send().await {
-                Ok(response) => response.status().is_success(),
-                Err(error) => {
-                    log::debug!("health check of {} failed: {error}", backend.address());
-                    false
-                }
+            let result = match client.get(url).send().await {
+                Ok(response) => CheckResult {
+                    ok: response.status().is_success(),
+                    detail: response.status().to_string(),
+                },
+                Err(error) => CheckResult {
+                    ok: false,
+                    detail: error.to_string(),
+                },
             };
-            (backend, ok)
+            if !result.ok {
+                log::debug!(
+                    "health check of {} failed: {}",
+                    backend.address(),
+                    result.detail
+                );
+            }
+            (backend, result)
         });
-    for (backend, ok) in join_all(probes).await {
+    for (backend, result) in join_all(probes).await {
         backends.report(
             backend,
-            backend.record_check(ok, settings.rise, settings.fall),
+            backend.record_check(result, settings.rise, settings.fall),
         );
     }
 }

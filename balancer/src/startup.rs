@@ -5,10 +5,13 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::dev::ServerHandle;
+use actix_http::HttpService;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
 use crate::admin::{self, AdminState};
+use crate::admission::{Admission, Admitted};
 use crate::backends::{Backend, BackendSet, MembershipError};
 use crate::cache::HttpCache;
 use crate::configuration::Settings;
@@ -46,9 +49,15 @@ pub struct Balancer {
 impl Balancer {
     /// Binds both listeners and starts everything; call inside an actix system.
     pub fn start(settings: Settings) -> Result<Self, StartupError> {
+        raise_open_file_limit(settings.proxy.max_connections);
         let backends = Arc::new(BackendSet::new(settings.algorithm));
-        for (address, weight) in &settings.backends {
-            backends.add(Backend::new(address.clone(), *weight, false))?;
+        for spec in &settings.backends {
+            backends.add(Backend::new(
+                spec.address.clone(),
+                spec.weight,
+                false,
+                spec.name.as_deref(),
+            ))?;
         }
         let cache = HttpCache::new(&settings.cache).map(Arc::new);
         let (admin_token, token_generated) = match &settings.admin_token {
@@ -63,27 +72,7 @@ impl Balancer {
 
         let proxy_state =
             web::Data::new(ProxyState::new(&settings, backends.clone(), cache.clone()));
-        let proxy_settings = settings.proxy.clone();
-        let public = HttpServer::new(move || {
-            App::new()
-                .app_data(proxy_state.clone())
-                .app_data(web::Data::new(proxy::upstream_client(&proxy_settings)))
-                .default_service(web::to(proxy::handle))
-        })
-        .workers(settings.threads)
-        .backlog(4096)
-        .keep_alive(settings.proxy.keep_alive)
-        .client_request_timeout(settings.proxy.client_request_timeout)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .shutdown_timeout(settings.proxy.shutdown_timeout.as_secs())
-        .disable_signals()
-        .bind(settings.listen)
-        .map_err(|source| StartupError::Bind {
-            field: "listen",
-            address: settings.listen,
-            source,
-        })?;
-        let public_address = public.addrs()[0];
+        let (public, public_address) = public_server(&settings, proxy_state)?;
 
         let supervisor =
             spec.map(|spec| Supervisor::start(spec, backends.clone(), settings.workers.count));
@@ -109,7 +98,6 @@ impl Balancer {
         })?;
         let admin_address = admin.addrs()[0];
 
-        let public = public.run();
         let admin = admin.run();
         let handles = (public.handle(), admin.handle());
         actix_web::rt::spawn(public);
@@ -172,6 +160,86 @@ impl Balancer {
         }
         self.health.abort();
         log::info!("balancer stopped");
+    }
+}
+
+/// The public listener: actix-http under our own connection admission, with the proxy as its
+/// only handler. Built from the parts `HttpServer` uses, because `HttpServer` offers no place
+/// to refuse a connection before its requests are parsed.
+fn public_server(
+    settings: &Settings,
+    state: web::Data<ProxyState>,
+) -> Result<(actix_server::Server, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        field: "listen",
+        address: settings.listen,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(settings.listen).map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    let proxy = settings.proxy.clone();
+    let admission = Arc::new(Admission::new(
+        proxy.max_connections,
+        proxy.max_connections_per_ip,
+        proxy.trusted_proxies.clone(),
+    ));
+    let builder = actix_server::Server::build()
+        .workers(settings.threads)
+        .backlog(4096)
+        .shutdown_timeout(proxy.shutdown_timeout.as_secs())
+        .disable_signals();
+    let shutdown = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("public", listener, move || {
+            let state = state.clone();
+            let proxy = proxy.clone();
+            let app = App::new()
+                .app_data(state)
+                .app_data(web::Data::new(proxy::upstream_client(&proxy)))
+                .default_service(web::to(proxy::handle))
+                .into_factory()
+                .map_err(|error: actix_web::Error| error.as_response_error().error_response());
+            let shutdown = shutdown.clone();
+            let http = HttpService::build()
+                .keep_alive(proxy.keep_alive)
+                .client_request_timeout(proxy.client_request_timeout)
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                .local_addr(address)
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp();
+            Admitted {
+                inner: http,
+                admission: admission.clone(),
+            }
+        })
+        .map_err(bind_error)?
+        .run();
+    Ok((server, address))
+}
+
+/// Raises the soft open-file limit to the hard one, as nginx's `worker_rlimit_nofile` would
+/// (distributions start services at 1024), and warns when the configured connection bound
+/// does not fit: each client connection may hold an upstream socket too.
+fn raise_open_file_limit(max_connections: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let available = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let needed = 2 * max_connections as u64 + 1024;
+    if needed > available {
+        log::warn!(
+            "proxy.max_connections = {max_connections} needs about {needed} open files but the \
+             limit is {available}: raise it (systemd LimitNOFILE=, ulimit -n) or lower the bound"
+        );
     }
 }
 

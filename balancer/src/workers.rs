@@ -218,7 +218,7 @@ async fn run_slot(
         };
         match launched {
             Ok((mut child, address)) => {
-                let registered = backends.add(Backend::new(address.clone(), 1, true));
+                let registered = backends.add(Backend::new(address.clone(), 1, true, None));
                 if let Err(error) = &registered {
                     log::error!("worker {slot}: {error}");
                 }

@@ -28,7 +28,10 @@ async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
     let echoed: serde_json::Value = response.json().await.unwrap();
     let headers = &echoed["headers"];
     assert_eq!(echoed["path"], "/echo?q=1");
-    assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(
+        headers["x-forwarded-for"], "127.0.0.1",
+        "a client's own X-Forwarded-For is not believed"
+    );
     assert_eq!(headers["x-forwarded-proto"], "http");
     let host = balancer.url.trim_start_matches("http://");
     assert_eq!(headers["x-forwarded-host"], host);
@@ -52,6 +55,25 @@ async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
         id.as_str(),
         "a generated id goes upstream too"
     );
+
+    // Behind a trusted proxy, its X-Forwarded-For is extended instead.
+    let (_dir, config) = common::config_file("[proxy]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
+    let trusting = Balancer::start(&["--config", &config, "--backend", &upstream.url()]);
+    let echoed: serde_json::Value = client()
+        .get(format!("{}/echo", trusting.url))
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        echoed["headers"]["x-forwarded-for"],
+        "203.0.113.9, 127.0.0.1"
+    );
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

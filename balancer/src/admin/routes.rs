@@ -4,12 +4,20 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::{AdminError, AdminState};
-use crate::backends::{Backend, BackendAddress, MembershipError};
+use crate::backends::{Backend, BackendAddress, CheckResult, MembershipError};
+use crate::limits;
 
 #[derive(Serialize)]
 struct BackendView {
     address: String,
+    /// What `X-Upstream` calls it.
+    name: String,
     healthy: bool,
+    /// Up by active checks, whatever passive health says.
+    up: bool,
+    /// Taken out by passive health until active checks pass again.
+    ejected: bool,
+    last_check: Option<CheckResult>,
     draining: bool,
     managed: bool,
     weight: u32,
@@ -30,7 +38,11 @@ impl From<&Backend> for BackendView {
         let (_, _, count) = b.latency().snapshot();
         Self {
             address: b.address().to_string(),
+            name: String::from_utf8_lossy(b.upstream_header().as_bytes()).into_owned(),
             healthy: b.is_healthy(),
+            up: b.is_up(),
+            ejected: b.is_ejected(),
+            last_check: b.last_check(),
             draining: b.is_draining(),
             managed: b.is_managed(),
             weight: b.weight(),
@@ -67,26 +79,33 @@ pub async fn list_backends(state: web::Data<AdminState>) -> HttpResponse {
 pub struct NewBackend {
     address: String,
     #[serde(default = "one")]
-    weight: u32,
+    weight: u64,
+    name: Option<String>,
 }
 
-fn one() -> u32 {
+fn one() -> u64 {
     1
 }
 
+/// Adds a backend, checked by the same rules as the configuration's `backends`.
 pub async fn add_backend(
     state: web::Data<AdminState>,
     body: web::Json<NewBackend>,
 ) -> Result<HttpResponse, AdminError> {
-    let NewBackend { address, weight } = body.into_inner();
-    if weight == 0 {
-        return Err(AdminError::BadRequest("weight: must be > 0".into()));
+    let NewBackend {
+        address,
+        weight,
+        name,
+    } = body.into_inner();
+    let bad = |field: &str, reason: String| AdminError::BadRequest(format!("{field}: {reason}"));
+    let weight = limits::check_weight(weight).map_err(|e| bad("weight", e.to_string()))?;
+    if let Some(name) = &name {
+        limits::check_name(name).map_err(|e| bad("name", e.to_string()))?;
     }
-    let address = BackendAddress::parse(&address)
-        .map_err(|e| AdminError::BadRequest(format!("address: {e}")))?;
+    let address = BackendAddress::parse(&address).map_err(|e| bad("address", e.to_string()))?;
     let backend = state
         .backends
-        .add(Backend::new(address, weight, false))
+        .add(Backend::new(address, weight, false, name.as_deref()))
         .map_err(membership)?;
     Ok(HttpResponse::Created().json(BackendView::from(backend.as_ref())))
 }
@@ -141,19 +160,12 @@ pub struct Scale {
     count: usize,
 }
 
-/// Upper bound on managed workers, as in the configuration.
-const MAX_WORKERS: usize = 64;
-
 pub async fn scale_workers(
     state: web::Data<AdminState>,
     body: web::Json<Scale>,
 ) -> Result<HttpResponse, AdminError> {
     let supervisor = state.workers.as_ref().ok_or(AdminError::NotManaged)?;
-    if body.count > MAX_WORKERS {
-        return Err(AdminError::BadRequest(format!(
-            "count: must be <= {MAX_WORKERS}"
-        )));
-    }
+    limits::check_workers(body.count).map_err(|e| AdminError::BadRequest(format!("count: {e}")))?;
     let workers = supervisor
         .scale(body.count)
         .await
@@ -180,9 +192,8 @@ pub async fn purge_cache(
     } else {
         let purge: Purge =
             serde_json::from_slice(&body).map_err(|e| AdminError::BadRequest(e.to_string()))?;
-        if !purge.prefix.starts_with('/') {
-            return Err(AdminError::BadRequest("prefix: must start with `/`".into()));
-        }
+        limits::check_prefix(&purge.prefix)
+            .map_err(|e| AdminError::BadRequest(format!("prefix: {e}")))?;
         Some(purge.prefix)
     };
     if let Some(cache) = &state.cache {

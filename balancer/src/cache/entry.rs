@@ -18,8 +18,8 @@ pub struct CachedResponse {
     /// End-to-end headers as the upstream sent them, without `Content-Length` and per-request
     /// headers (`X-Request-Id`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// `X-Upstream` of the backend that produced it.
-    pub upstream: HeaderValue,
+    /// `X-Upstream` of the backend that produced it, when responses name backends.
+    pub upstream: Option<HeaderValue>,
     pub body: Bytes,
     /// The upstream `Content-Length` of a HEAD response (whose body is empty).
     pub head_length: Option<u64>,
@@ -43,7 +43,7 @@ impl CachedResponse {
     pub fn new(
         status: StatusCode,
         headers: Vec<(HeaderName, HeaderValue)>,
-        upstream: HeaderValue,
+        upstream: Option<HeaderValue>,
         body: Bytes,
         head_length: Option<u64>,
         vary: Vec<HeaderName>,
@@ -150,7 +150,9 @@ impl CachedResponse {
         }
         let age = self.stored_at.elapsed().as_secs();
         headers.insert(header::AGE, HeaderValue::from(age));
-        headers.insert(crate::proxy::X_UPSTREAM, self.upstream.clone());
+        if let Some(upstream) = &self.upstream {
+            headers.insert(crate::proxy::X_UPSTREAM, upstream.clone());
+        }
         headers.insert(crate::proxy::X_CACHE, cache_status);
         headers.insert(crate::proxy::X_REQUEST_ID, request_id);
         response
@@ -172,7 +174,7 @@ mod tests {
                     HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
                 ),
             ],
-            HeaderValue::from_static("u:1"),
+            Some(HeaderValue::from_static("u:1")),
             Bytes::from_static(b"body"),
             None,
             Vec::new(),

@@ -289,7 +289,7 @@ mod tests {
             Arc::new(CachedResponse::new(
                 actix_web::http::StatusCode::OK,
                 Vec::new(),
-                actix_web::http::header::HeaderValue::from_static("u:1"),
+                Some(actix_web::http::header::HeaderValue::from_static("u:1")),
                 bytes::Bytes::from_static(body.as_bytes()),
                 None,
                 Vec::new(),

@@ -1,90 +1,169 @@
 //! Bodies: a client's request body is buffered when small (so a failed connect can be retried)
-//! and streamed with a size limit otherwise; an upstream response body streams back holding the
-//! backend's in-flight slot until it ends.
+//! and streamed otherwise, in both cases held to its declared length, the size limit and the
+//! client timeout; an upstream response body streams back holding the backend's in-flight slot
+//! until it ends.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::{BodyStream, BoxBody, MessageBody, SizedStream};
 use actix_web::error::PayloadError;
-use actix_web::http::{Method, header};
+use actix_web::http::{Method, Version, header};
 use actix_web::{HttpRequest, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use tokio::time::{Instant, Sleep};
 
 use super::ProxyError;
 use crate::backends::InFlight;
 use crate::configuration::ProxySettings;
-use crate::upstream::OutgoingBody;
+use crate::upstream::{BodyError, OutgoingBody};
 
-/// Reads or wraps the client's body according to its declared size.
+/// How the client delimits its request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+impl RequestFraming {
+    /// The framing actix-http decoded the body with: chunked (HTTP/1.1 only) or by length.
+    /// actix-http itself refuses a request carrying both, the classic smuggling ambiguity.
+    pub fn of(req: &HttpRequest) -> Self {
+        let headers = req.headers();
+        let chunked = req.version() == Version::HTTP_11
+            && headers
+                .get(header::TRANSFER_ENCODING)
+                .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        if chunked {
+            return Self::Chunked;
+        }
+        match headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+        {
+            Some(0) | None => Self::None,
+            Some(n) => Self::Length(n),
+        }
+    }
+}
+
+/// Reads or wraps the client's body according to its framing.
 pub async fn prepare(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    framing: RequestFraming,
+    payload: web::Payload,
     settings: &ProxySettings,
 ) -> Result<OutgoingBody, ProxyError> {
-    let length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    if length.is_some_and(|n| n > settings.max_body_bytes) {
-        return Err(ProxyError::PayloadTooLarge {
-            limit: settings.max_body_bytes,
-        });
+    let limit = settings.max_body_bytes;
+    if let RequestFraming::Length(n) = framing
+        && n > limit
+    {
+        return Err(BodyError::TooLarge { limit }.into());
     }
-    match (length, chunked) {
-        (None | Some(0), false) if matches!(*req.method(), Method::GET | Method::HEAD) => {
-            Ok(OutgoingBody::Empty)
+    let declared = match framing {
+        RequestFraming::None if matches!(*req.method(), Method::GET | Method::HEAD) => {
+            return Ok(OutgoingBody::Empty);
         }
-        (None | Some(0), false) => Ok(OutgoingBody::Full(Bytes::new())),
-        (Some(n), false) if n <= settings.retry_buffer_bytes => {
+        RequestFraming::None => return Ok(OutgoingBody::Full(Bytes::new())),
+        RequestFraming::Length(n) => Some(n),
+        RequestFraming::Chunked => None,
+    };
+    let mut body = ClientBody::new(payload, declared, limit, settings.client_request_timeout);
+    match declared {
+        // A small body has the whole client timeout to arrive, not that much per byte.
+        Some(n) if n <= settings.retry_buffer_bytes => {
             let read = async {
                 let mut buffer = BytesMut::with_capacity(n as usize);
-                while let Some(chunk) = payload.next().await {
-                    buffer.extend_from_slice(
-                        &chunk.map_err(|e| ProxyError::RequestBody(e.to_string()))?,
-                    );
+                while let Some(chunk) = body.next().await {
+                    buffer.extend_from_slice(&chunk?);
                 }
-                Ok(buffer.freeze())
+                Ok::<_, BodyError>(buffer.freeze())
             };
             match tokio::time::timeout(settings.client_request_timeout, read).await {
-                Ok(body) => body.map(OutgoingBody::Full),
-                Err(_) => Err(ProxyError::RequestBodyTimeout),
+                Ok(buffered) => Ok(OutgoingBody::Full(buffered?)),
+                Err(_) => Err(BodyError::Timeout.into()),
             }
         }
         // Streams once: a request carrying it cannot be retried.
         _ => Ok(OutgoingBody::Stream {
-            stream: Box::pin(Limited {
-                payload,
-                remaining: settings.max_body_bytes,
-            }),
-            length,
+            stream: Box::pin(body),
+            length: declared,
         }),
     }
 }
 
-/// A request body stream that fails once it exceeds the configured maximum.
-pub struct Limited {
+/// The client's body as it arrives, failing once it passes the size limit or its declared
+/// length, ends short of it, or stalls for longer than the client timeout.
+struct ClientBody {
     payload: web::Payload,
-    remaining: u64,
+    declared: Option<u64>,
+    limit: u64,
+    received: u64,
+    idle: Duration,
+    stall: Pin<Box<Sleep>>,
+    done: bool,
 }
 
-impl Stream for Limited {
-    type Item = Result<Bytes, PayloadError>;
+impl ClientBody {
+    fn new(payload: web::Payload, declared: Option<u64>, limit: u64, idle: Duration) -> Self {
+        Self {
+            payload,
+            declared,
+            limit,
+            received: 0,
+            idle,
+            stall: Box::pin(tokio::time::sleep(idle)),
+            done: false,
+        }
+    }
+
+    fn check(&self) -> Result<(), BodyError> {
+        if self.received > self.limit {
+            return Err(BodyError::TooLarge { limit: self.limit });
+        }
+        match self.declared {
+            Some(declared) if self.received > declared => {
+                Err(BodyError::LengthMismatch { declared })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Stream for ClientBody {
+    type Item = Result<Bytes, BodyError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        match this.payload.poll_next_unpin(cx) {
-            Poll::Ready(Some(Ok(chunk))) => match this.remaining.checked_sub(chunk.len() as u64) {
-                Some(left) => {
-                    this.remaining = left;
-                    Poll::Ready(Some(Ok(chunk)))
-                }
-                None => Poll::Ready(Some(Err(PayloadError::Overflow))),
-            },
-            other => other,
+        if this.done {
+            return Poll::Ready(None);
         }
+        let item = match this.payload.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.received += chunk.len() as u64;
+                this.stall.as_mut().reset(Instant::now() + this.idle);
+                this.check().map(|()| chunk)
+            }
+            Poll::Ready(Some(Err(error))) => Err(BodyError::Incomplete(error.to_string())),
+            Poll::Ready(None) => {
+                this.done = true;
+                return match this.declared {
+                    Some(declared) if this.received < declared => {
+                        Poll::Ready(Some(Err(BodyError::LengthMismatch { declared })))
+                    }
+                    _ => Poll::Ready(None),
+                };
+            }
+            Poll::Pending => match this.stall.as_mut().poll(cx) {
+                Poll::Ready(()) => Err(BodyError::Timeout),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        this.done = item.is_err();
+        Poll::Ready(Some(item))
     }
 }
 

@@ -150,6 +150,7 @@ impl Fetch<'_> {
                 let forwarded = failed?;
                 return Ok(stream_response(
                     self.req,
+                    self.state,
                     forwarded,
                     cache_status::MISS,
                     self.request_id,
@@ -176,6 +177,7 @@ impl Fetch<'_> {
             self.cache.remember_uncacheable(self.key.clone());
             return Ok(stream_response(
                 self.req,
+                self.state,
                 forwarded,
                 label,
                 self.request_id,
@@ -198,7 +200,7 @@ impl Fetch<'_> {
                 let entry = Arc::new(CachedResponse::new(
                     response.status(),
                     headers,
-                    backend.upstream_header().clone(),
+                    self.state.upstream_label(&backend),
                     body,
                     head_length,
                     vary,
@@ -213,6 +215,7 @@ impl Fetch<'_> {
                 finish(Outcome::NotShared);
                 Ok(stream_response(
                     self.req,
+                    self.state,
                     forwarded,
                     label,
                     self.request_id,

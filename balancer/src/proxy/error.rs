@@ -6,6 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::upstream::BodyError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     #[error("no healthy backend is available; retry shortly")]
@@ -16,12 +18,14 @@ pub enum ProxyError {
     UpstreamTimeout,
     #[error("the upstream connection failed before a response")]
     BadGateway,
-    #[error("request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: u64 },
-    #[error("request body could not be read: {0}")]
-    RequestBody(String),
-    #[error("request body was not received in time")]
-    RequestBodyTimeout,
+    #[error(transparent)]
+    ClientBody(#[from] BodyError),
+    #[error("protocol upgrades (such as WebSocket) are not supported here")]
+    UpgradeRefused,
+    #[error("CONNECT tunnels are not supported here")]
+    ConnectRefused,
+    #[error("nothing is served at this path")]
+    PrivatePath,
 }
 
 impl ProxyError {
@@ -31,10 +35,23 @@ impl ProxyError {
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::BadGateway => "bad_gateway",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::RequestBody(_) => "invalid_body",
-            Self::RequestBodyTimeout => "request_timeout",
+            Self::ClientBody(BodyError::Incomplete(_)) => "incomplete_body",
+            Self::ClientBody(BodyError::TooLarge { .. }) => "payload_too_large",
+            Self::ClientBody(BodyError::LengthMismatch { .. }) => "body_length_mismatch",
+            Self::ClientBody(BodyError::Timeout) => "request_timeout",
+            Self::UpgradeRefused => "upgrade_not_supported",
+            Self::ConnectRefused => "method_not_allowed",
+            Self::PrivatePath => "not_found",
         }
+    }
+
+    /// The rest of the connection cannot be trusted to hold the next request: an unread or
+    /// misframed body, or bytes meant for a tunnel.
+    fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::ClientBody(_) | Self::UpgradeRefused | Self::ConnectRefused
+        )
     }
 }
 
@@ -44,23 +61,28 @@ impl ResponseError for ProxyError {
             Self::NoHealthyBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnreachable | Self::BadGateway => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RequestBody(_) => StatusCode::BAD_REQUEST,
-            Self::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ClientBody(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ClientBody(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
+            Self::ClientBody(_) | Self::UpgradeRefused => StatusCode::BAD_REQUEST,
+            Self::ConnectRefused => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PrivatePath => StatusCode::NOT_FOUND,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         if let Self::NoHealthyBackend { retry_after } = self {
             let seconds = retry_after.as_secs().max(1);
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
-        if matches!(
-            self,
-            Self::RequestBody(_) | Self::RequestBodyTimeout | Self::PayloadTooLarge { .. }
-        ) {
-            // The unread rest of the body makes the connection unusable.
+        if let Self::ConnectRefused = self {
+            response.insert_header((
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            ));
+        }
+        if self.closes_connection() {
             response.force_close();
         }
         response.json(serde_json::json!({

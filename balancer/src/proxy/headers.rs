@@ -75,7 +75,8 @@ pub const PER_RESPONSE: [HeaderName; 3] = [
     HeaderName::from_static("x-upstream"),
 ];
 
-/// Headers the proxy sets itself; a client's copies are replaced (`X-Forwarded-For` extended).
+/// Headers the proxy sets itself: a client's copies are dropped, or, from a trusted proxy,
+/// passed on and extended.
 const SET_BY_PROXY: [HeaderName; 4] = [
     X_FORWARDED_FOR,
     X_FORWARDED_PROTO,
@@ -83,9 +84,86 @@ const SET_BY_PROXY: [HeaderName; 4] = [
     X_REQUEST_ID,
 ];
 
+/// Client-address headers a direct client could forge; only a trusted proxy's are kept.
+const CLAIMED_BY_PROXIES: [HeaderName; 2] = [
+    HeaderName::from_static("forwarded"),
+    HeaderName::from_static("x-real-ip"),
+];
+
+/// The scheme a listener speaks, attached to each of its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerScheme {
+    Http,
+    Https,
+}
+
+impl ListenerScheme {
+    pub fn of(req: &HttpRequest) -> Self {
+        req.conn_data::<Self>().copied().unwrap_or(Self::Http)
+    }
+
+    fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Self::Http => b"http",
+            Self::Https => b"https",
+        }
+    }
+}
+
+/// Peers whose `X-Forwarded-*` headers are believed (`proxy.trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<ipnet::IpNet>) -> Self {
+        Self(networks)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn peer_is_trusted(req: &HttpRequest, trusted: &TrustedProxies) -> bool {
+    !trusted.is_empty()
+        && req
+            .peer_addr()
+            .is_some_and(|peer| trusted.contains(peer.ip()))
+}
+
+/// The client's address: the peer's, or behind trusted proxies the nearest address in
+/// `X-Forwarded-For` that is not one of them (nginx's `real_ip_recursive`).
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !peer_is_trusted(req, trusted) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all(&X_FORWARDED_FOR)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(ip) => nearest = ip,
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
+        }
+    }
+    Some(nearest)
+}
+
 /// Writes the upstream request's headers: the client's end-to-end ones, then ours.
 pub fn forward_request_headers(
     req: &HttpRequest,
+    trusted_proxies: &TrustedProxies,
     upstream: &mut RequestHead,
     request_id: &HeaderValue,
     strip_conditionals: bool,
@@ -95,8 +173,11 @@ pub fn forward_request_headers(
     } else {
         &[]
     };
+    let trusted = peer_is_trusted(req, trusted_proxies);
     for (name, value) in end_to_end(req.headers(), skip) {
-        if !SET_BY_PROXY.contains(name) {
+        let ours = SET_BY_PROXY.contains(name);
+        let forgeable = CLAIMED_BY_PROXIES.contains(name);
+        if !ours && (trusted || !forgeable) {
             upstream.header(name, &[value.as_bytes()]);
         }
     }
@@ -107,7 +188,7 @@ pub fn forward_request_headers(
     };
     // Several X-Forwarded-For lines mean one comma-separated list (RFC 9110 section 5.3).
     let mut prior = req.headers().get_all(&X_FORWARDED_FOR).peekable();
-    if prior.peek().is_some() {
+    if trusted && prior.peek().is_some() {
         let mut parts: Vec<&[u8]> = Vec::with_capacity(4);
         for value in prior {
             parts.extend([value.as_bytes(), b", "]);
@@ -117,9 +198,18 @@ pub fn forward_request_headers(
     } else {
         upstream.header(&X_FORWARDED_FOR, &[client_ip]);
     }
-    upstream.header(&X_FORWARDED_PROTO, &[b"http"]);
-    if let Some(host) = req.headers().get(header::HOST) {
-        upstream.header(&X_FORWARDED_HOST, &[host.as_bytes()]);
+    let passed_on = |name: &HeaderName| {
+        trusted
+            .then(|| req.headers().get(name))
+            .flatten()
+            .map(HeaderValue::as_bytes)
+    };
+    let proto = passed_on(&X_FORWARDED_PROTO).unwrap_or_else(|| ListenerScheme::of(req).as_bytes());
+    upstream.header(&X_FORWARDED_PROTO, &[proto]);
+    if let Some(host) = passed_on(&X_FORWARDED_HOST)
+        .or_else(|| req.headers().get(header::HOST).map(HeaderValue::as_bytes))
+    {
+        upstream.header(&X_FORWARDED_HOST, &[host]);
     }
     upstream.header(&X_REQUEST_ID, &[request_id.as_bytes()]);
 }
@@ -131,6 +221,12 @@ fn format_ip(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     let _ = write!(cursor, "{ip}");
     let end = cursor.position() as usize;
     &buf[..end]
+}
+
+/// The backend's rule for a client's request id, so both ends keep the same one: 1 to 128
+/// visible ASCII characters.
+fn accepts_request_id(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len()) && value.iter().all(u8::is_ascii_graphic)
 }
 
 /// Issues `X-Request-Id`s unique within this process and unlikely to repeat across restarts.
@@ -158,7 +254,7 @@ impl RequestIds {
         if let Some(id) = req
             .headers()
             .get(X_REQUEST_ID)
-            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .filter(|v| accepts_request_id(v.as_bytes()))
         {
             return id.clone();
         }
@@ -181,20 +277,33 @@ mod tests {
     use actix_web::test::TestRequest;
 
     /// The header lines of the head written for `req`.
-    fn forwarded(req: &HttpRequest) -> Vec<String> {
+    fn forwarded(req: &HttpRequest, trusted: &TrustedProxies) -> Vec<String> {
         let mut head = RequestHead::new(req.method(), "/");
-        forward_request_headers(req, &mut head, &HeaderValue::from_static("id-1"), false);
+        forward_request_headers(
+            req,
+            trusted,
+            &mut head,
+            &HeaderValue::from_static("id-1"),
+            false,
+        );
         let wire = head.wire("backend:1", &OutgoingBody::Empty);
         let text = String::from_utf8(wire.to_vec()).unwrap();
-        text.lines()
+        let mut lines: Vec<String> = text
+            .lines()
             .skip(1)
             .filter(|l| !l.is_empty())
             .map(String::from)
-            .collect()
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    fn trusting(networks: &[&str]) -> TrustedProxies {
+        TrustedProxies::new(networks.iter().map(|n| n.parse().unwrap()).collect())
     }
 
     #[test]
-    fn hop_by_hop_and_connection_listed_headers_are_dropped() {
+    fn hop_by_hop_connection_listed_and_forged_headers_are_dropped() {
         let req = TestRequest::get()
             .insert_header((header::CONNECTION, "keep-alive, x-secret"))
             .insert_header(("x-secret", "1"))
@@ -204,12 +313,14 @@ mod tests {
             .insert_header((header::HOST, "example.test"))
             .insert_header(("x-request-id", "from-client"))
             .insert_header(("x-forwarded-proto", "gopher"))
+            .insert_header(("x-forwarded-for", "6.6.6.6"))
+            .insert_header(("x-forwarded-host", "evil.test"))
+            .insert_header(("forwarded", "for=6.6.6.6"))
+            .insert_header(("x-real-ip", "6.6.6.6"))
             .peer_addr("10.1.2.3:999".parse().unwrap())
             .to_http_request();
-        let mut lines = forwarded(&req);
-        lines.sort();
         assert_eq!(
-            lines,
+            forwarded(&req, &TrustedProxies::default()),
             [
                 "host: example.test",
                 "x-forwarded-for: 10.1.2.3",
@@ -222,19 +333,44 @@ mod tests {
     }
 
     #[test]
-    fn x_forwarded_for_is_extended() {
+    fn a_trusted_proxys_headers_are_kept_and_extended() {
         let req = TestRequest::get()
             .append_header(("x-forwarded-for", "192.0.2.1"))
             .append_header(("x-forwarded-for", "192.0.2.2"))
+            .insert_header(("x-forwarded-proto", "https"))
+            .insert_header(("x-forwarded-host", "public.test"))
+            .insert_header(("forwarded", "for=192.0.2.2"))
             .peer_addr("[2001:db8::1]:999".parse().unwrap())
             .to_http_request();
-        let lines = forwarded(&req);
-        let xff: Vec<_> = lines
-            .iter()
-            .filter(|l| l.starts_with("x-forwarded-for"))
-            .collect();
-        assert_eq!(xff, ["x-forwarded-for: 192.0.2.1, 192.0.2.2, 2001:db8::1"]);
-        assert!(lines.contains(&"host: backend:1".to_string()));
+        let lines = forwarded(&req, &trusting(&["2001:db8::/64"]));
+        assert!(lines.contains(&"x-forwarded-for: 192.0.2.1, 192.0.2.2, 2001:db8::1".into()));
+        assert!(lines.contains(&"x-forwarded-proto: https".into()));
+        assert!(lines.contains(&"x-forwarded-host: public.test".into()));
+        assert!(lines.contains(&"forwarded: for=192.0.2.2".into()));
+        assert!(lines.contains(&"host: backend:1".into()));
+        // The same request from an untrusted peer: only what the peer itself is.
+        let lines = forwarded(&req, &trusting(&["10.0.0.0/8"]));
+        assert!(lines.contains(&"x-forwarded-for: 2001:db8::1".into()));
+        assert!(lines.contains(&"x-forwarded-proto: http".into()));
+        assert!(!lines.iter().any(|l| l.starts_with("forwarded")));
+    }
+
+    #[test]
+    fn the_client_ip_is_the_nearest_untrusted_hop() {
+        let trusted = trusting(&["10.0.0.0/8"]);
+        let req = |xff: &str, peer: &str| {
+            TestRequest::get()
+                .insert_header(("x-forwarded-for", xff))
+                .peer_addr(peer.parse().unwrap())
+                .to_http_request()
+        };
+        let ip = |xff, peer| client_ip(&req(xff, peer), &trusted).unwrap().to_string();
+        assert_eq!(
+            ip("6.6.6.6, 203.0.113.7, 10.0.0.5", "10.0.0.1:1"),
+            "203.0.113.7"
+        );
+        assert_eq!(ip("203.0.113.7", "198.51.100.1:1"), "198.51.100.1");
+        assert_eq!(ip("garbage, 10.0.0.9", "10.0.0.1:1"), "10.0.0.9");
     }
 
     #[test]
@@ -244,11 +380,21 @@ mod tests {
             .insert_header(("x-request-id", "abc"))
             .to_http_request();
         assert_eq!(ids.for_request(&given), "abc");
+        for refused in ["has space", "café"] {
+            let odd = TestRequest::get()
+                .insert_header(("x-request-id", refused))
+                .to_http_request();
+            assert_ne!(ids.for_request(&odd), refused);
+        }
+        let long = TestRequest::get()
+            .insert_header(("x-request-id", "x".repeat(129)))
+            .to_http_request();
+        assert_eq!(ids.for_request(&long).len(), 21);
         let plain = TestRequest::get().to_http_request();
         let (first, second) = (ids.for_request(&plain), ids.for_request(&plain));
         assert_ne!(first, second);
         let text = second.to_str().unwrap();
         assert_eq!(&text[..9], format!("{:08x}-", ids.prefix));
-        assert_eq!(&text[9..], "000000000001");
+        assert_eq!(&text[9..], "000000000004");
     }
 }

@@ -7,6 +7,7 @@ mod cached;
 mod error;
 mod forward;
 mod headers;
+mod private_paths;
 mod retry;
 
 use std::sync::Arc;
@@ -21,13 +22,15 @@ use futures_util::{StreamExt, stream};
 
 pub use body::head_body;
 pub use error::ProxyError;
-pub use headers::RequestIds;
+pub use headers::{ListenerScheme, RequestIds, TrustedProxies};
+pub use private_paths::PrivatePaths;
 
-use crate::backends::BackendSet;
+use crate::backends::{Backend, BackendSet};
 use crate::cache::{CacheStats, HttpCache};
 use crate::configuration::{ProxySettings, Settings};
 use crate::selection::HashKey;
 use crate::upstream::{OutgoingBody, UpstreamClient, UpstreamResponse};
+use body::RequestFraming;
 use forward::Forwarded;
 
 pub const X_UPSTREAM: HeaderName = HeaderName::from_static("x-upstream");
@@ -53,9 +56,16 @@ pub struct ProxyState {
     pub hash_key: HashKey,
     pub uses_key: bool,
     pub passive_failures: u32,
+    /// 5xx answers count as passive failures (off by default: an application error is not a
+    /// dead backend).
+    pub passive_5xx: bool,
     /// `Retry-After` when no backend is healthy: about one health check interval.
     pub retry_after: Duration,
     pub request_ids: RequestIds,
+    pub trusted_proxies: TrustedProxies,
+    pub private_paths: PrivatePaths,
+    /// Responses say which backend answered (`X-Upstream`).
+    pub expose_upstream: bool,
 }
 
 impl ProxyState {
@@ -71,9 +81,19 @@ impl ProxyState {
             hash_key: settings.hash_key.clone(),
             uses_key: settings.algorithm.uses_key(),
             passive_failures: settings.health.passive_failures,
+            passive_5xx: settings.health.passive_5xx,
             retry_after: settings.health.interval,
             request_ids: RequestIds::default(),
+            trusted_proxies: settings.proxy.trusted_proxies.clone(),
+            private_paths: settings.proxy.private_paths.clone(),
+            expose_upstream: settings.proxy.expose_upstream.resolve(settings.listen),
         }
+    }
+
+    /// The `X-Upstream` value for `backend`, when responses carry one.
+    pub fn upstream_label(&self, backend: &Backend) -> Option<HeaderValue> {
+        self.expose_upstream
+            .then(|| backend.upstream_header().clone())
     }
 }
 
@@ -83,7 +103,27 @@ pub fn upstream_client(settings: &ProxySettings) -> UpstreamClient {
         settings.connect_timeout,
         settings.upstream_timeout,
         settings.upstream_connection_limit,
+        settings.upstream_idle_timeout,
     )
+}
+
+/// Requests the edge answers itself: tunnels, protocol switches and private paths never reach
+/// a backend.
+fn refuse(req: &HttpRequest, state: &ProxyState) -> Result<RequestFraming, ProxyError> {
+    if *req.method() == Method::CONNECT {
+        return Err(ProxyError::ConnectRefused);
+    }
+    // An h2c offer may be ignored (RFC 9113 section 3.1); any other switch would make
+    // actix-http read the connection as a raw stream.
+    if let Some(upgrade) = req.headers().get(header::UPGRADE)
+        && !upgrade.as_bytes().trim_ascii().eq_ignore_ascii_case(b"h2c")
+    {
+        return Err(ProxyError::UpgradeRefused);
+    }
+    if state.private_paths.contains(req.path()) {
+        return Err(ProxyError::PrivatePath);
+    }
+    Ok(RequestFraming::of(req))
 }
 
 /// The public handler for every request.
@@ -93,24 +133,23 @@ pub async fn handle(
     state: web::Data<ProxyState>,
     client: web::Data<UpstreamClient>,
 ) -> Result<HttpResponse, ProxyError> {
+    let framing = refuse(&req, &state)?;
     let request_id = state.request_ids.for_request(&req);
-    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
-        && req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v != "0")
-        || req.headers().contains_key(header::TRANSFER_ENCODING);
     match &state.cache {
-        Some(cache) if !has_body && matches!(*req.method(), Method::GET | Method::HEAD) => {
+        Some(cache)
+            if framing == RequestFraming::None
+                && matches!(*req.method(), Method::GET | Method::HEAD) =>
+        {
             cached::serve(&req, cache, &state, &client, request_id).await
         }
-        _ => pass(&req, payload, &state, &client, request_id).await,
+        _ => pass(&req, framing, payload, &state, &client, request_id).await,
     }
 }
 
 /// Forwards without the cache (`X-Cache: BYPASS`).
 async fn pass(
     req: &HttpRequest,
+    framing: RequestFraming,
     payload: web::Payload,
     state: &ProxyState,
     client: &UpstreamClient,
@@ -119,7 +158,7 @@ async fn pass(
     if let Some(cache) = &state.cache {
         CacheStats::count(&cache.stats().bypass);
     }
-    let body = body::prepare(req, payload, &state.settings).await?;
+    let body = body::prepare(req, framing, payload, &state.settings).await?;
     forward_and_stream(req, body, state, client, request_id, cache_status::BYPASS).await
 }
 
@@ -141,6 +180,7 @@ async fn forward_and_stream(
     }
     Ok(stream_response(
         req,
+        state,
         forwarded,
         cache_status,
         request_id,
@@ -152,6 +192,7 @@ async fn forward_and_stream(
 /// `read` (body bytes already taken from it), if any.
 fn stream_response(
     req: &HttpRequest,
+    state: &ProxyState,
     forwarded: Forwarded,
     cache_status: HeaderValue,
     request_id: HeaderValue,
@@ -185,7 +226,9 @@ fn stream_response(
     };
     let mut client_response = client_response.set_body(body);
     let headers = client_response.headers_mut();
-    headers.insert(X_UPSTREAM, backend.upstream_header().clone());
+    if let Some(label) = state.upstream_label(&backend) {
+        headers.insert(X_UPSTREAM, label);
+    }
     headers.insert(X_CACHE, cache_status);
     if !headers.contains_key(X_REQUEST_ID) {
         headers.insert(X_REQUEST_ID, request_id);

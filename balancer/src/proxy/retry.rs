@@ -24,15 +24,24 @@ impl Failure {
         }
     }
 
-    /// A request that may have reached a backend is retried only when it is idempotent
-    /// (GET/HEAD) and no response byte came back; a body already streamed cannot be replayed.
-    pub fn may_retry(self, method: &Method, body_replayable: bool) -> bool {
+    /// A request that may have reached a backend is retried only when repeating it is safe:
+    /// an idempotent method (RFC 9110 section 9.2.2), or a write carrying an `Idempotency-Key`
+    /// (the backend answers a repeat with the first result). A body already streamed cannot
+    /// be replayed.
+    pub fn may_retry(self, method: &Method, idempotency_key: bool, body_replayable: bool) -> bool {
         body_replayable
             && match self {
                 Self::Connect => true,
-                Self::Timeout | Self::Broken => matches!(*method, Method::GET | Method::HEAD),
+                Self::Timeout | Self::Broken => idempotency_key || is_idempotent(method),
             }
     }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 #[cfg(test)]
@@ -40,12 +49,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn post_is_retried_only_when_it_never_left() {
-        assert!(Failure::Connect.may_retry(&Method::POST, true));
-        assert!(!Failure::Timeout.may_retry(&Method::POST, true));
-        assert!(!Failure::Broken.may_retry(&Method::POST, true));
-        assert!(!Failure::Connect.may_retry(&Method::POST, false));
-        assert!(Failure::Timeout.may_retry(&Method::GET, true));
-        assert!(Failure::Broken.may_retry(&Method::HEAD, true));
+    fn post_is_retried_when_it_never_left_or_carries_a_key() {
+        assert!(Failure::Connect.may_retry(&Method::POST, false, true));
+        assert!(!Failure::Timeout.may_retry(&Method::POST, false, true));
+        assert!(!Failure::Broken.may_retry(&Method::POST, false, true));
+        assert!(Failure::Timeout.may_retry(&Method::POST, true, true));
+        assert!(Failure::Broken.may_retry(&Method::POST, true, true));
+        assert!(!Failure::Connect.may_retry(&Method::POST, true, false));
+        assert!(Failure::Timeout.may_retry(&Method::GET, false, true));
+        assert!(Failure::Broken.may_retry(&Method::PUT, false, true));
     }
 }

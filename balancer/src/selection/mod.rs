@@ -111,7 +111,7 @@ pub(crate) mod test_support {
             .enumerate()
             .map(|(i, w)| {
                 let address = BackendAddress::parse(&format!("10.0.0.{}:80", i + 1)).unwrap();
-                Arc::new(Backend::new(address, *w, false))
+                Arc::new(Backend::new(address, *w, false, None))
             })
             .collect()
     }

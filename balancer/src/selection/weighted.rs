@@ -1,57 +1,49 @@
-//! Weighted round robin: a smooth interleaving (as in nginx) of each backend `weight` times per
-//! cycle, computed once when the set changes, then walked with an atomic counter.
+//! Weighted round robin: nginx's smooth interleaving, where each backend gains its weight every
+//! pick and the chosen one pays back the total. The state is one counter per backend, so memory
+//! follows the number of backends, not the sum of their weights.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{Selector, rotated};
 use crate::backends::Backend;
 
 pub struct Weighted {
     backends: Vec<Arc<Backend>>,
-    /// Backend index per slot of one cycle.
-    cycle: Vec<usize>,
-    next: AtomicUsize,
+    /// nginx's `current_weight` per backend. A short critical section per pick; weighted
+    /// selection is opt-in and the lock is never held across anything but this arithmetic.
+    current: Mutex<Vec<i64>>,
 }
 
 impl Weighted {
     pub fn new(backends: Vec<Arc<Backend>>) -> Self {
-        let cycle = smooth_cycle(&backends.iter().map(|b| b.weight()).collect::<Vec<_>>());
-        Self {
-            backends,
-            cycle,
-            next: AtomicUsize::new(0),
-        }
+        let current = Mutex::new(vec![0; backends.len()]);
+        Self { backends, current }
     }
-}
 
-/// nginx's smooth weighted round robin, unrolled over one full cycle.
-fn smooth_cycle(weights: &[u32]) -> Vec<usize> {
-    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
-    let mut current = vec![0i64; weights.len()];
-    (0..total)
-        .map(|_| {
-            for (c, w) in current.iter_mut().zip(weights) {
-                *c += i64::from(*w);
+    /// The next backend index in the smooth sequence.
+    fn pick(&self) -> usize {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total = 0i64;
+        let mut best = 0;
+        for (index, backend) in self.backends.iter().enumerate() {
+            let weight = i64::from(backend.weight());
+            current[index] += weight;
+            total += weight;
+            if current[index] > current[best] {
+                best = index;
             }
-            let (best, _) = current
-                .iter()
-                .enumerate()
-                .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
-                .expect("total > 0 implies a backend");
-            current[best] -= total;
-            best
-        })
-        .collect()
+        }
+        current[best] -= total;
+        best
+    }
 }
 
 impl Selector for Weighted {
     fn iter(&self, _key: u64) -> Box<dyn Iterator<Item = &Arc<Backend>> + '_> {
-        if self.cycle.is_empty() {
+        if self.backends.is_empty() {
             return Box::new(std::iter::empty());
         }
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.cycle.len();
-        Box::new(rotated(&self.backends, self.cycle[slot]))
+        Box::new(rotated(&self.backends, self.pick()))
     }
 }
 
@@ -61,8 +53,10 @@ mod tests {
     use crate::selection::test_support::{backends, first};
 
     #[test]
-    fn cycle_is_smooth() {
-        assert_eq!(smooth_cycle(&[5, 1, 1]), [0, 0, 1, 0, 2, 0, 0]);
+    fn sequence_is_smooth() {
+        let selector = Weighted::new(backends(&[5, 1, 1]));
+        let picks: Vec<usize> = (0..7).map(|_| selector.pick()).collect();
+        assert_eq!(picks, [0, 0, 1, 0, 2, 0, 0]);
     }
 
     #[test]
@@ -73,5 +67,15 @@ mod tests {
             .filter(|_| first(&selector, 0) == set[0].address().to_string())
             .count();
         assert_eq!(heavy, 300);
+    }
+
+    #[test]
+    fn huge_weights_cost_no_memory_or_time() {
+        let set = backends(&[u32::MAX, u32::MAX, 1]);
+        let selector = Weighted::new(set.clone());
+        let light = (0..1000)
+            .filter(|_| first(&selector, 0) == set[2].address().to_string())
+            .count();
+        assert_eq!(light, 0);
     }
 }

@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::net::TcpStream;
 
-use super::pool::Pool;
+use super::pool::{Pool, SlotRef};
 use super::response::BodyFraming;
 
 /// Longest chunk-size or trailer line accepted.
@@ -20,7 +20,7 @@ const MAX_LINE: usize = 4096;
 /// Where a finished connection is returned.
 pub struct Home {
     pub pool: Rc<Pool>,
-    pub slot: usize,
+    pub slot: SlotRef,
 }
 
 pub struct BodyReader {
@@ -76,7 +76,7 @@ impl BodyReader {
             && self.keep_alive
             && self.buf.is_empty()
         {
-            self.home.pool.checkin(self.home.slot, stream);
+            self.home.pool.checkin(&self.home.slot, stream);
         }
     }
 
@@ -218,11 +218,11 @@ mod tests {
         let address = listener.local_addr().unwrap().to_string();
         let stream = TcpStream::connect(&address).await.unwrap();
         let (mut peer, _) = listener.accept().await.unwrap();
-        let pool = Rc::new(Pool::new(4));
+        let pool = Rc::new(Pool::new(4, std::time::Duration::from_secs(4)));
         let slot = pool.slot(&address);
         let home = Home {
             pool: pool.clone(),
-            slot,
+            slot: slot.clone(),
         };
         let pieces: Vec<Vec<u8>> = pieces.iter().map(|p| p.to_vec()).collect();
         let writer = tokio::spawn(async move {
@@ -245,7 +245,7 @@ mod tests {
             }
         }
         writer.await.unwrap();
-        (body, failed, pool.idle(slot) == 1)
+        (body, failed, pool.idle(&slot) == 1)
     }
 
     #[tokio::test]

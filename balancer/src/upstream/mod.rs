@@ -2,6 +2,10 @@
 //! (and a small body) written with one system call, the response head parsed with httparse,
 //! and the body handed on as it arrives.
 //!
+//! Timeouts: connecting has its own; every write to the backend and the wait for the response
+//! head after the request is sent are bounded by the response timeout. Waiting for the client's
+//! body is not: a slow client is the client's stream's business, never the backend's fault.
+//!
 //! Why not awc: the proxy's plain forwarding ran at 0.71-0.79x nginx's requests/s through awc,
 //! which spends per request a boxed pool future, a semaphore permit, a SipHash lookup, two
 //! 8 KiB codec buffers and a freshly spawned date-service timer task (awc 3.11
@@ -27,16 +31,18 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-pub use error::UpstreamError;
+pub use error::{BodyError, UpstreamError};
 pub use request::{OutgoingBody, RequestHead};
 
 use body::{BodyReader, Home};
-use pool::Pool;
-use request::{COALESCE_BYTES, encode_chunk};
+use pool::{Pool, SlotRef};
+use request::{COALESCE_BYTES, Framing, encode_chunk};
 use response::{BodyFraming, ResponseHead, parse_head};
 
 /// Response heads larger than this are refused.
 const MAX_HEAD_BYTES: usize = 64 << 10;
+/// How often each thread's pool closes expired idle connections.
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 
 /// One worker thread's client: its connections are never shared with another thread.
 pub struct UpstreamClient {
@@ -46,15 +52,20 @@ pub struct UpstreamClient {
 }
 
 impl UpstreamClient {
-    /// `max_idle_per_backend` idle connections are kept per backend; `response_timeout` bounds
-    /// everything from the connect to the end of the response head.
+    /// `max_idle_per_backend` idle connections are kept per backend, each at most
+    /// `idle_timeout`; `response_timeout` bounds every write to the backend and the wait for
+    /// the response head once the request is sent. Call on the thread that will use it: it
+    /// starts that thread's pool sweeper.
     pub fn new(
         connect_timeout: Duration,
         response_timeout: Duration,
         max_idle_per_backend: usize,
+        idle_timeout: Duration,
     ) -> Self {
+        let pool = Rc::new(Pool::new(max_idle_per_backend, idle_timeout));
+        actix_web::rt::spawn(Pool::sweep_every(Rc::downgrade(&pool), SWEEP_PERIOD));
         Self {
-            pool: Rc::new(Pool::new(max_idle_per_backend)),
+            pool,
             connect_timeout,
             response_timeout,
         }
@@ -65,24 +76,10 @@ impl UpstreamClient {
     pub async fn send(
         &self,
         authority: &str,
-        head: &RequestHead,
-        body: &mut OutgoingBody,
-    ) -> Result<UpstreamResponse, UpstreamError> {
-        let slot = self.pool.slot(authority);
-        let exchange = self.exchange(authority, slot, head, body);
-        match tokio::time::timeout(self.response_timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(UpstreamError::Timeout),
-        }
-    }
-
-    async fn exchange(
-        &self,
-        authority: &str,
-        slot: usize,
         request: &RequestHead,
         body: &mut OutgoingBody,
     ) -> Result<UpstreamResponse, UpstreamError> {
+        let slot = self.pool.slot(authority);
         let method = request.method();
         let replayable = body.replayable();
         let mut head = request.wire(authority, body);
@@ -94,21 +91,23 @@ impl UpstreamClient {
             rest = None;
         }
         let head = head.freeze();
-        if let Some(stream) = self.pool.checkout(slot) {
+        if let Some(stream) = self.pool.checkout(&slot) {
             match self
-                .over(stream, slot, method, &head, rest.as_deref_mut())
+                .over(stream, &slot, method, &head, rest.as_deref_mut())
                 .await
             {
                 // The backend may have closed this idle connection just as it was reused. If
                 // not a byte came back, the request was not acted on (RFC 9112 section 9.3.1),
                 // and a replayable idempotent one is sent again on a new connection.
-                Err(Exchange::Unanswered(_))
-                    if replayable && matches!(*method, Method::GET | Method::HEAD) => {}
+                Err(Exchange::Unanswered(error))
+                    if replayable
+                        && matches!(*method, Method::GET | Method::HEAD)
+                        && error.blames_backend() => {}
                 result => return result.map_err(Exchange::into_error),
             }
         }
         let stream = self.connect(authority).await?;
-        self.over(stream, slot, method, &head, rest)
+        self.over(stream, &slot, method, &head, rest)
             .await
             .map_err(Exchange::into_error)
     }
@@ -123,49 +122,117 @@ impl UpstreamClient {
         Ok(stream)
     }
 
+    /// Writes `bytes`, failing as a timeout when the backend stops reading for too long.
+    async fn write(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Exchange> {
+        match tokio::time::timeout(self.response_timeout, stream.write_all(bytes)).await {
+            Ok(written) => written.map_err(Exchange::unanswered),
+            Err(_) => Err(Exchange::Unanswered(UpstreamError::Timeout)),
+        }
+    }
+
     /// One request and response head over `stream`; `body` is what did not fit in `head`.
     async fn over(
         &self,
         mut stream: TcpStream,
-        slot: usize,
+        slot: &SlotRef,
         method: &Method,
         head: &Bytes,
         body: Option<&mut OutgoingBody>,
     ) -> Result<UpstreamResponse, Exchange> {
-        stream.write_all(head).await.map_err(Exchange::unanswered)?;
+        self.write(&mut stream, head).await?;
         if let Some(body) = body {
-            send_body(&mut stream, body).await?;
+            self.send_body(&mut stream, body).await?;
         }
         let mut buf = BytesMut::with_capacity(4 << 10);
-        let head = loop {
-            if let Some((used, head)) = parse_head(&buf, method).map_err(Exchange::Answered)? {
-                let _ = buf.split_to(used);
-                // Interim responses (100 Continue, 103 Early Hints) precede the real one.
-                if head.status.is_informational() {
-                    continue;
-                }
-                break head;
-            }
-            if buf.len() > MAX_HEAD_BYTES {
-                return Err(Exchange::Answered(UpstreamError::Malformed(
-                    "response head too large",
-                )));
-            }
-            let answered = !buf.is_empty();
-            let read = poll_fn(|cx| read_more(&mut stream, &mut buf, cx)).await;
-            match read {
-                Ok(0) if answered => return Err(Exchange::Answered(UpstreamError::Closed)),
-                Ok(0) => return Err(Exchange::Unanswered(UpstreamError::Closed)),
-                Ok(_) => {}
-                Err(error) if answered => return Err(Exchange::Answered(error.into())),
-                Err(error) => return Err(Exchange::unanswered(error)),
-            }
-        };
+        let head = tokio::time::timeout(
+            self.response_timeout,
+            read_head(&mut stream, &mut buf, method),
+        )
+        .await
+        .map_err(|_| Exchange::Answered(UpstreamError::Timeout))??;
         let home = Home {
             pool: self.pool.clone(),
-            slot,
+            slot: slot.clone(),
         };
         Ok(UpstreamResponse::new(head, stream, buf, home))
+    }
+
+    /// Relays the body after the head: exactly the declared length, or chunked. The client's
+    /// stream enforces the size limit and its own timeouts; this enforces the framing, since a
+    /// byte past a declared `Content-Length` would reach the backend as another request.
+    async fn send_body(
+        &self,
+        stream: &mut TcpStream,
+        body: &mut OutgoingBody,
+    ) -> Result<(), Exchange> {
+        let framing = body.framing();
+        let source = match body {
+            OutgoingBody::Empty => return Ok(()),
+            OutgoingBody::Full(bytes) => return self.write(stream, bytes).await,
+            OutgoingBody::Stream { stream: source, .. } => source,
+        };
+        let client_fault = |error: BodyError| Exchange::Unanswered(error.into());
+        let mut sent = 0u64;
+        let mut frame = BytesMut::new();
+        while let Some(chunk) = source.next().await {
+            let chunk = chunk.map_err(client_fault)?;
+            if chunk.is_empty() {
+                continue;
+            }
+            sent += chunk.len() as u64;
+            match framing {
+                Framing::Length(declared) if sent > declared => {
+                    return Err(client_fault(BodyError::LengthMismatch { declared }));
+                }
+                Framing::Chunked => {
+                    encode_chunk(&mut frame, &chunk);
+                    self.write(stream, &frame.split()).await?;
+                }
+                _ => self.write(stream, &chunk).await?,
+            }
+        }
+        match framing {
+            Framing::Length(declared) if sent != declared => {
+                Err(client_fault(BodyError::LengthMismatch { declared }))
+            }
+            Framing::Chunked => {
+                encode_chunk(&mut frame, b"");
+                self.write(stream, &frame).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads until a final response head is complete; interim 1xx responses are skipped.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    method: &Method,
+) -> Result<ResponseHead, Exchange> {
+    loop {
+        if let Some((used, head)) = parse_head(buf, method).map_err(Exchange::Answered)? {
+            let _ = buf.split_to(used);
+            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            if head.status.is_informational() {
+                continue;
+            }
+            return Ok(head);
+        }
+        if buf.len() > MAX_HEAD_BYTES {
+            return Err(Exchange::Answered(UpstreamError::Malformed(
+                "response head too large",
+            )));
+        }
+        let answered = !buf.is_empty();
+        let read = poll_fn(|cx| read_more(stream, buf, cx)).await;
+        match read {
+            Ok(0) if answered => return Err(Exchange::Answered(UpstreamError::Closed)),
+            Ok(0) => return Err(Exchange::Unanswered(UpstreamError::Closed)),
+            Ok(_) => {}
+            Err(error) if answered => return Err(Exchange::Answered(error.into())),
+            Err(error) => return Err(Exchange::unanswered(error)),
+        }
     }
 }
 
@@ -183,42 +250,6 @@ impl Exchange {
     fn into_error(self) -> UpstreamError {
         match self {
             Self::Unanswered(error) | Self::Answered(error) => error,
-        }
-    }
-}
-
-async fn send_body(stream: &mut TcpStream, body: &mut OutgoingBody) -> Result<(), Exchange> {
-    match body {
-        OutgoingBody::Empty => Ok(()),
-        OutgoingBody::Full(bytes) => stream.write_all(bytes).await.map_err(Exchange::unanswered),
-        OutgoingBody::Stream {
-            stream: source,
-            length,
-        } => {
-            let chunked = length.is_none();
-            let mut frame = BytesMut::new();
-            while let Some(chunk) = source.next().await {
-                let chunk = chunk
-                    .map_err(|e| Exchange::Unanswered(UpstreamError::RequestBody(e.to_string())))?;
-                if chunk.is_empty() {
-                    continue;
-                }
-                if chunked {
-                    encode_chunk(&mut frame, &chunk);
-                    stream.write_all(&frame.split()).await
-                } else {
-                    stream.write_all(&chunk).await
-                }
-                .map_err(Exchange::unanswered)?;
-            }
-            if chunked {
-                encode_chunk(&mut frame, b"");
-                stream
-                    .write_all(&frame)
-                    .await
-                    .map_err(Exchange::unanswered)?;
-            }
-            Ok(())
         }
     }
 }
@@ -266,7 +297,7 @@ impl UpstreamResponse {
             Some(bytes) => {
                 // Nothing may follow a response on a connection that is reused.
                 if keep_alive && buf.is_empty() {
-                    home.pool.checkin(home.slot, stream);
+                    home.pool.checkin(&home.slot, stream);
                 }
                 ResponseBody::Complete(Some(bytes))
             }

@@ -8,6 +8,8 @@ use actix_web::http::header::{self, HeaderName};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::stream::LocalBoxStream;
 
+use super::BodyError;
+
 /// Bodies up to this size are copied behind the head and sent in the same write.
 pub const COALESCE_BYTES: usize = 16 << 10;
 
@@ -19,7 +21,7 @@ pub enum OutgoingBody {
     Full(Bytes),
     /// Bytes arriving from the client: `Content-Length` when known, otherwise chunked.
     Stream {
-        stream: LocalBoxStream<'static, Result<Bytes, actix_web::error::PayloadError>>,
+        stream: LocalBoxStream<'static, Result<Bytes, BodyError>>,
         length: Option<u64>,
     },
 }
@@ -38,7 +40,7 @@ impl OutgoingBody {
         }
     }
 
-    fn framing(&self) -> Framing {
+    pub(super) fn framing(&self) -> Framing {
         match self {
             Self::Empty => Framing::None,
             Self::Full(bytes) => Framing::Length(bytes.len() as u64),
@@ -52,7 +54,7 @@ impl OutgoingBody {
 
 /// How the body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(super) enum Framing {
     None,
     Length(u64),
     Chunked,

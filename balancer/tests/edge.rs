@@ -1,0 +1,383 @@
+//! The edge under hostile clients: uploads that fail are the client's fault, not the backend's;
+//! application errors do not eject backends unless asked; passive health never takes out the
+//! last backend; tunnels and misframed bodies are refused before a backend sees a byte; client
+//! connections are bounded per address; admin input is bounded like the configuration; idle
+//! upstream connections are closed on time.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::{
+    Balancer, RawUpstream, TOKEN, Upstream, backend_view, client, config_file, connect_from,
+    eventually, get,
+};
+
+/// Sends `request` on a fresh connection and reads the answer until the balancer closes.
+fn exchange(address: &str, request: &[u8]) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn address_of(balancer: &Balancer) -> String {
+    balancer.url.trim_start_matches("http://").to_owned()
+}
+
+/// A chunked `POST /analyze` of about 128 KiB that is cut off halfway or has a garbled chunk.
+fn abusive_upload(address: String, garble: bool) {
+    let Ok(mut stream) = std::net::TcpStream::connect(&address) else {
+        return;
+    };
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.write_all(
+        b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Transfer-Encoding: chunked\r\n\r\n",
+    );
+    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+    for _ in 0..4 {
+        let _ = stream.write_all(chunk.as_bytes());
+    }
+    if garble {
+        let _ = stream.write_all(b"zz-not-hex\r\nnope\r\n");
+        let mut sink = [0u8; 512];
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.read(&mut sink);
+    }
+    // Dropping the stream cuts the upload off.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abusive_uploads_never_take_a_backend_out() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let balancer = Balancer::start(&["--backend", &a.url(), "--backend", &b.url()]);
+    let address = address_of(&balancer);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let abuser = std::thread::spawn(move || {
+        let mut rounds = 0;
+        while rounds < 40 && Instant::now() < deadline {
+            let six: Vec<_> = (0..6)
+                .map(|i| {
+                    let address = address.clone();
+                    std::thread::spawn(move || abusive_upload(address, i % 2 == 0))
+                })
+                .collect();
+            six.into_iter().for_each(|t| t.join().unwrap());
+            rounds += 1;
+        }
+        rounds
+    });
+    let client = client();
+    let mut failures = Vec::new();
+    for i in 0..100 {
+        let response = client
+            .post(format!("{}/analyze", balancer.url))
+            .json(&serde_json::json!({ "text": format!("legitimate {i}") }))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 200 {
+            failures.push(response.status().as_u16());
+        }
+    }
+    let rounds = abuser.join().unwrap();
+    assert!(rounds > 0);
+    assert!(failures.is_empty(), "legitimate POSTs failed: {failures:?}");
+    for upstream in [&a, &b] {
+        let view = backend_view(&client, &balancer, &upstream.address)
+            .await
+            .unwrap();
+        assert_eq!(view["healthy"], true, "{view}");
+        assert_eq!(view["errors"], 0, "{view}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_stay_in_rotation_unless_5xx_counting_is_configured() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    a.behaviour.fail.store(true, Ordering::SeqCst);
+    let client = client();
+    let count_500s = |balancer: &Balancer| {
+        let url = format!("{}/whoami", balancer.url);
+        let client = client.clone();
+        async move {
+            let mut failures = 0;
+            for _ in 0..20 {
+                if get(&client, &url).await.0 == 500 {
+                    failures += 1;
+                }
+            }
+            failures
+        }
+    };
+    // Active checks stay green (readyz answers) and rarely run, so only passive health acts.
+    let quiet = ["--health-interval-ms", "60000"];
+    let balancer =
+        Balancer::start(&[&quiet[..], &["--backend", &a.url(), "--backend", &b.url()]].concat());
+    assert_eq!(
+        count_500s(&balancer).await,
+        10,
+        "a 500 is the application's answer"
+    );
+    let view = backend_view(&client, &balancer, &a.address).await.unwrap();
+    assert_eq!(view["healthy"], true);
+    drop(balancer);
+
+    let (_dir, config) = config_file("[health]\npassive_5xx = true\npassive_failures = 3\n");
+    let balancer = Balancer::start(
+        &[
+            &quiet[..],
+            &[
+                "--config",
+                &config,
+                "--backend",
+                &a.url(),
+                "--backend",
+                &b.url(),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        count_500s(&balancer).await,
+        3,
+        "after 3 errors it is ejected"
+    );
+    let view = backend_view(&client, &balancer, &a.address).await.unwrap();
+    assert_eq!(view["healthy"], false);
+    assert_eq!(view["ejected"], true);
+    assert_eq!(view["up"], true, "active checks still pass");
+    assert_eq!(view["errors"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passive_health_never_takes_out_the_last_backends() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    a.behaviour.fail.store(true, Ordering::SeqCst);
+    b.behaviour.fail.store(true, Ordering::SeqCst);
+    let (_dir, config) = config_file("[health]\npassive_5xx = true\npassive_failures = 1\n");
+    let balancer = Balancer::start(&[
+        "--config",
+        &config,
+        "--health-interval-ms",
+        "60000",
+        "--backend",
+        &a.url(),
+        "--backend",
+        &b.url(),
+    ]);
+    let client = client();
+    let url = format!("{}/whoami", balancer.url);
+    for _ in 0..6 {
+        assert_eq!(get(&client, &url).await.0, 500, "never our 503");
+    }
+    for upstream in [&a, &b] {
+        let view = backend_view(&client, &balancer, &upstream.address)
+            .await
+            .unwrap();
+        assert_eq!(view["ejected"], true, "{view}");
+    }
+    // Panic mode keeps sending to both, so recovery shows at once, not after active checks.
+    a.behaviour.fail.store(false, Ordering::SeqCst);
+    b.behaviour.fail.store(false, Ordering::SeqCst);
+    let (status, _, _, _) = get(&client, &url).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnels_and_misframed_bodies_never_reach_the_backend() {
+    let raw = RawUpstream::start();
+    let balancer = Balancer::start(&["--backend", &raw.url()]);
+    let address = address_of(&balancer);
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let attempts = [
+        (
+            format!(
+                "POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Content-Length: 5\r\n\r\nhello{smuggled}"
+            ),
+            "400",
+            "upgrade_not_supported",
+        ),
+        (
+            format!(
+                "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 0\r\n\r\n{smuggled}"
+            ),
+            "400",
+            // Refused by actix-http's parser before our handler, with its own empty body.
+            "",
+        ),
+        (
+            format!("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n{smuggled}"),
+            "405",
+            "method_not_allowed",
+        ),
+    ];
+    for (request, status, code) in attempts {
+        let answer = exchange(&address, request.as_bytes());
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(code),
+            "{request:?} got {answer:?}"
+        );
+    }
+    // A well-formed request still passes, and it is the only thing the backend ever saw.
+    let answer = exchange(
+        &address,
+        b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let lines = raw.lines();
+    assert!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("GET /readyz"))
+            .eq(["POST /c HTTP/1.1"].iter()),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_connection_bound_is_refused_while_others_are_served() {
+    let upstream = Upstream::start("a");
+    let (_dir, config) = config_file("[proxy]\nmax_connections_per_ip = 4\n");
+    let balancer = Balancer::start(&["--config", &config, "--backend", &upstream.url()]);
+    let address = address_of(&balancer);
+    let held: Vec<_> = (0..4)
+        .map(|_| connect_from("127.0.0.2", &address))
+        .collect();
+    // The balancer counts a connection once it accepts it; give it that moment.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut refused = connect_from("127.0.0.2", &address);
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = refused.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer:?}");
+    assert!(
+        answer.contains("\"error\":\"too_many_connections\""),
+        "{answer}"
+    );
+
+    let mut other = connect_from("127.0.0.3", &address);
+    other
+        .write_all(b"GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    drop(held);
+    let freed = eventually(Duration::from_secs(5), || {
+        let address = address.clone();
+        async move {
+            let mut again = connect_from("127.0.0.2", &address);
+            let _ = again.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = again.read_to_string(&mut answer);
+            answer.starts_with("HTTP/1.1 200")
+        }
+    })
+    .await;
+    assert!(freed, "closing connections frees the address's places");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_range_weights_are_refused_and_the_balancer_keeps_serving() {
+    let upstream = Upstream::start("a");
+    let balancer = Balancer::start(&["--algorithm", "weighted", "--backend", &upstream.url()]);
+    let client = client();
+    for weight in [
+        serde_json::json!(0),
+        serde_json::json!(4_000_000_000u64),
+        serde_json::json!(-1),
+    ] {
+        let response = client
+            .post(format!("{}/backends", balancer.admin))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "address": "127.0.0.1:9", "weight": weight }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "weight {weight}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "bad_request");
+    }
+    let started = Instant::now();
+    assert_eq!(get(&client, &format!("{}/fine", balancer.url)).await.0, 200);
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let (_dir, config) =
+        config_file("backends = [{ address = \"127.0.0.1:9\", weight = 4000000000 }]\n");
+    let output = common::balancer_command(&["--config", &config])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("backends[0].weight: must be from 1 to 256"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_upstream_connections_are_closed_after_expiry() {
+    let raw = RawUpstream::start();
+    let (_dir, config) = config_file("[proxy]\nupstream_idle_timeout_ms = 300\n");
+    let balancer = Balancer::start(&[
+        "--config",
+        &config,
+        "--health-interval-ms",
+        "60000",
+        "--backend",
+        &raw.url(),
+    ]);
+    let client = client();
+    for _ in 0..5 {
+        assert_eq!(get(&client, &format!("{}/x", balancer.url)).await.0, 200);
+    }
+    assert!(raw.open.load(Ordering::SeqCst) >= 1);
+    // No further request touches the pool: only its timer can close them.
+    let closed = eventually(Duration::from_secs(5), || async {
+        raw.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    assert!(
+        closed,
+        "{} upstream connections left open",
+        raw.open.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_responses_hide_backends_and_private_paths() {
+    let upstream = Upstream::start("a");
+    let (_dir, config) = config_file("[proxy]\nexpose_upstream = \"never\"\n");
+    let balancer = Balancer::start(&["--config", &config, "--backend", &upstream.url()]);
+    let client = client();
+    let response = client
+        .get(format!("{}/x", balancer.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("x-upstream").is_none());
+    for path in ["/readyz", "//readyz", "/%72eadyz"] {
+        let response = client
+            .get(format!("{}{path}", balancer.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+    }
+}

@@ -4,6 +4,9 @@ Every response is checked (status and JSON shape), so a wrong answer counts as a
 Tunable through the environment (defaults in brackets):
   LOADTEST_ANALYZE_WEIGHT [1], LOADTEST_HISTORY_WEIGHT [2]  task weights, like the classic file
   LOADTEST_WAIT_MIN [1], LOADTEST_WAIT_MAX [5]              seconds between a user's tasks
+  LOADTEST_TASKS_PER_S                                       instead of waiting: each user runs
+                                                             this many tasks a second on average
+                                                             (a steady offered rate: users x this)
   LOADTEST_RECORD_DIR                                        where `loadtest/run` collects the
                                                              timeline and acknowledged ids
 Run it by hand:  locust -f loadtest/locustfile.py --host http://127.0.0.1:8080
@@ -11,6 +14,7 @@ Run it by hand:  locust -f loadtest/locustfile.py --host http://127.0.0.1:8080
 
 import os
 import random
+import time
 import uuid
 
 from locust import FastHttpUser, between, task
@@ -27,8 +31,29 @@ def _env_number(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
+def jittered_throughput(tasks_per_s: float):
+    """Like locust's `constant_throughput`, but each period is drawn from 0.5-1.5 times the mean:
+    users that a hung backend released together spread out again within a few periods instead of
+    moving in lockstep (bursts every period with silence between them)."""
+    mean_period = 1.0 / tasks_per_s
+
+    def wait_time(user) -> float:
+        now = time.monotonic()
+        ran = now - getattr(user, "_period_started", now)
+        user._period_started = now + max(0.0, mean_period * random.uniform(0.5, 1.5) - ran)
+        return user._period_started - now
+
+    return wait_time
+
+
+def _wait_time():
+    if os.environ.get("LOADTEST_TASKS_PER_S"):
+        return jittered_throughput(_env_number("LOADTEST_TASKS_PER_S", 1))
+    return between(_env_number("LOADTEST_WAIT_MIN", 1), _env_number("LOADTEST_WAIT_MAX", 5))
+
+
 class SentimentUser(FastHttpUser):
-    wait_time = between(_env_number("LOADTEST_WAIT_MIN", 1), _env_number("LOADTEST_WAIT_MAX", 5))
+    wait_time = _wait_time()
 
     def on_start(self):
         self.rng = random.Random()
@@ -38,6 +63,7 @@ class SentimentUser(FastHttpUser):
     @task(int(_env_number("LOADTEST_ANALYZE_WEIGHT", 1)))
     def analyze(self):
         text = corpus.pick(self.rng)
+        started = time.time()
         with self.client.post(
             "/analyze",
             json={"text": text},
@@ -52,7 +78,7 @@ class SentimentUser(FastHttpUser):
             except (ValueError, ShapeError) as error:
                 response.failure(f"bad analysis: {error}")
                 return
-            recorder.acknowledge(analysis_id)
+            recorder.acknowledge(analysis_id, started)
             response.success()
 
     @task(int(_env_number("LOADTEST_HISTORY_WEIGHT", 2)))

@@ -21,6 +21,7 @@ from locust import FastHttpUser, between, task
 
 from harness import corpus, recorder
 from harness.checks import ShapeError, check_analysis, check_history
+from harness.pacing import jittered_throughput
 
 recorder.install()
 
@@ -29,21 +30,6 @@ HISTORY_LIMITS = (10, 20, 50)
 
 def _env_number(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
-
-
-def jittered_throughput(tasks_per_s: float):
-    """Like locust's `constant_throughput`, but each period is drawn from 0.5-1.5 times the mean:
-    users that a hung backend released together spread out again within a few periods instead of
-    moving in lockstep (bursts every period with silence between them)."""
-    mean_period = 1.0 / tasks_per_s
-
-    def wait_time(user) -> float:
-        now = time.monotonic()
-        ran = now - getattr(user, "_period_started", now)
-        user._period_started = now + max(0.0, mean_period * random.uniform(0.5, 1.5) - ran)
-        return user._period_started - now
-
-    return wait_time
 
 
 def _wait_time():

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import children
-from harness.recorder import REQUEST_LOG_VARIABLE, TIME_ORIGIN_VARIABLE
+from harness.record_settings import (RECORD_DIR_VARIABLE, REQUEST_LOG_VARIABLE,
+                                     TIME_ORIGIN_VARIABLE)
 from harness.stats import summarize
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
@@ -80,7 +81,7 @@ class Running:
             command += ["--processes", str(plan.processes)]
         env = {
             **os.environ,
-            "LOADTEST_RECORD_DIR": str(directory),
+            RECORD_DIR_VARIABLE: str(directory),
             "LOADTEST_WAIT_MIN": str(plan.wait_s[0]),
             "LOADTEST_WAIT_MAX": str(plan.wait_s[1]),
             TIME_ORIGIN_VARIABLE: repr(origin),

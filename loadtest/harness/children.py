@@ -1,9 +1,12 @@
 """What every process the harness starts gets before it runs: it dies with the harness (Linux
-parent-death signal), and it may hold as many open files as the load it must carry."""
+parent-death signal), and it may hold as many open files as the load it must carry; and what
+the harness reads about processes from /proc to find and stop its own."""
 
 import ctypes
 import resource
 import signal
+from dataclasses import dataclass
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -36,3 +39,29 @@ def preexec(open_files: int):
         die_with_parent()
         raise_open_files(open_files)
     return prepare
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str     # R, S, T (stopped), Z (zombie), ...
+    parent: int
+    group: int
+
+
+def status(pid: int) -> Status | None:
+    """State, parent and process group of `pid` from /proc, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields after its last `)` are fixed.
+    state, parent, group = stat.rsplit(")", 1)[1].split()[:3]
+    return Status(state, int(parent), int(group))
+
+
+def group_members(group: int) -> list[int]:
+    """Live (not zombie) processes in process group `group`."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [pid for pid in pids
+            if (found := status(pid)) is not None and found.group == group
+            and found.state != "Z"]

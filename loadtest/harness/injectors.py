@@ -33,22 +33,14 @@ class InjectionError(RuntimeError):
     """A fault could not be injected as planned (no such worker, a helper did not start)."""
 
 
-def _parent_pid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: the fields after its last `)` are fixed.
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
 def our_worker(stack: Stack, slot: int) -> dict:
     """The managed worker in `slot`, checked to be a child of our balancer."""
     workers = [w for w in stack.workers() if w["pid"] and w["address"]]
     if not workers:
         raise InjectionError("the balancer reports no running worker")
     worker = workers[slot % len(workers)]
-    if _parent_pid(worker["pid"]) != stack.process.pid:
+    found = children.status(worker["pid"])
+    if found is None or found.parent != stack.process.pid:
         raise InjectionError(f"pid {worker['pid']} is not a worker of our balancer")
     return worker
 

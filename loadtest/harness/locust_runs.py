@@ -22,6 +22,8 @@ STOP_TIMEOUT_S = 5
 # Beyond the run time: locust start-up, stopping users, writing CSVs.
 SUBPROCESS_MARGIN_S = 60
 KILL_TIMEOUT_S = 10
+# How long forked locust workers may take to quit after their master (stopping users, writing).
+WORKER_EXIT_TIMEOUT_S = 30
 # Each user holds a connection: the high spawn rates run tens of thousands of users.
 LOCUST_OPEN_FILES = 65536
 
@@ -70,6 +72,9 @@ class Running:
 
     def __init__(self, host: str, plan: Plan, directory: Path, origin: float):
         directory.mkdir(parents=True, exist_ok=True)
+        # The folder is this run's: what an earlier run left there must not be merged in.
+        for stale in [*directory.glob("timeline-*.json"), *directory.glob("ids-*.txt")]:
+            stale.unlink()
         self.plan, self.directory = plan, directory
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
@@ -103,26 +108,36 @@ class Running:
         except subprocess.TimeoutExpired as error:
             self.stop()
             raise LocustError(f"locust run {self.plan.name} did not stop in time") from error
+        # Locust's master can exit while a forked worker is still stopping its users (it stops
+        # waiting for a worker that is busy); the worker writes its timeline when it quits.
+        if not self._wait_for_group(max(WORKER_EXIT_TIMEOUT_S,
+                                        self.deadline - time.monotonic())):
+            self.stop()
+            raise LocustError(f"locust workers of run {self.plan.name} did not stop in time")
         return _read(self.plan, self.directory)
 
+    def _wait_for_group(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while children.group_members(self.process.pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def stop(self):
-        """Stops every locust process of the run: SIGTERM to the group, then SIGKILL."""
-        for sig, wait_s in ((signal.SIGTERM, KILL_TIMEOUT_S), (signal.SIGKILL, KILL_TIMEOUT_S)):
-            if self.process.poll() is not None:
-                break
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait_s)
-            except subprocess.TimeoutExpired:
-                continue
-        # Forked locust workers may outlive their master by a moment; the group goes with it.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """Stops every locust process of the run still running: SIGTERM to the group, then
+        SIGKILL."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.process.poll() is None or children.group_members(self.process.pid):
+                try:
+                    os.killpg(self.process.pid, sig)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.process.wait(KILL_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    pass
+                self._wait_for_group(KILL_TIMEOUT_S)
 
 
 def start(host: str, plan: Plan, directory: Path, origin: float | None = None) -> Running:

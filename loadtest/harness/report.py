@@ -39,6 +39,9 @@ def headline(results: dict) -> list[list]:
     for run in concurrency["runs"]:
         state = ("0 failures" if run["first_failure_s"] is None
                  else f"first failure at {run['first_failure_s']} s")
+        if run["users_reached"] < run["target_users"]:
+            state += (f"; locust itself reached only {run['users_reached']} of "
+                      f"{run['target_users']} users")
         rows.append([f"Peak concurrency at spawn rate {run['spawn_rate']}/s",
                      f"{run['peak_users']} users over {concurrency['settings']['run_time_s']} s,"
                      f" {state}"])
@@ -98,14 +101,20 @@ def render(results: dict, images: dict[str, str]) -> str:
             f"(classic wait {concurrency['settings']['wait_s'][0]}–"
             f"{concurrency['settings']['wait_s'][1]} s); peak = users active before the first "
             "failure; responsive peak = users active before the first second with a failure or a "
-            "p95 over 1 s (zero failures with answers taking seconds is not holding the load).",
+            "p95 over 1 s (zero failures with answers taking seconds is not holding the load). "
+            "Users reached = the most users locust itself had running, and how many seconds it "
+            "took: at high spawn rates the load generator, not the stack, may be the limit "
+            "(see its CPU warnings); those rates fork several locust processes.",
             ""]
     out += _table(
-        ["spawn rate /s", "target users", "peak users", "responsive peak users", "requests",
-         "failures", "RPS", "p95 ms", "p99 ms", "locust CPU warnings"],
-        [[r["spawn_rate"], r["target_users"], r["peak_users"], r["responsive_peak_users"],
-          r["requests"], r["failures"],
-          f"{r['rps']:.1f}", _ms(r["p95_ms"]), _ms(r["p99_ms"]), r["cpu_warnings"]]
+        ["spawn rate /s", "target users", "users reached (after s)", "peak users",
+         "responsive peak users", "requests", "failures", "RPS", "p95 ms", "p99 ms",
+         "locust processes", "locust CPU warnings"],
+        [[r["spawn_rate"], r["target_users"],
+          f"{r['users_reached']} ({r['reached_after_s']})",
+          r["peak_users"], r["responsive_peak_users"], r["requests"], r["failures"],
+          f"{r['rps']:.1f}", _ms(r["p95_ms"]), _ms(r["p99_ms"]), r["locust_processes"],
+          r["cpu_warnings"]]
          for r in concurrency["runs"]])
     out += [f"![failures over time]({images['failures']})", ""]
     reasons = [reason for step in capacity["steps"] for reason in step["failure_reasons"]]

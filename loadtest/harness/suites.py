@@ -43,8 +43,9 @@ SUITES = {
         capacity=capacity.Settings(
             users=(25, 50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600),
             ramp_s=10, hold_s=60, wait_s=CAPACITY_WAIT_S),
-        concurrency=concurrency.Settings(spawn_rates=(25, 50, 100), run_time_s=60,
-                                         wait_s=CLASSIC_WAIT_S),
+        # 200/s and 500/s are seed 003's rates: 12,000 and 30,000 users asked for.
+        concurrency=concurrency.Settings(spawn_rates=(25, 50, 100, 200, 500), run_time_s=60,
+                                         wait_s=CLASSIC_WAIT_S, fork_from_rate=200),
         wrk_duration_s=10,
         distribution=distribution.Settings(algorithms=ALGORITHMS, worker_counts=(2, 3, 4, 5, 6),
                                            connections=50, duration_s=5),

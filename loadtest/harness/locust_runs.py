@@ -203,15 +203,17 @@ def _failure_reasons(path: Path) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda row: -row[1])
 
 
-def acknowledged(root: Path) -> dict[str, float]:
-    """Every analysis id the locust users recorded under `root`, with the second its request
-    started (on the run's time base)."""
+def acknowledged(root: Path) -> dict[str, tuple[float, float]]:
+    """Every analysis id the locust users recorded under `root`, with the seconds (on the run's
+    time base) its request started and was answered."""
     ids = {}
     for path in root.rglob("ids-*.txt"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            fields = line.split()
-            if fields:
-                ids[fields[0]] = float(fields[1]) if len(fields) > 1 else 0.0
+        for fields in (line.split() for line in path.read_text(encoding="utf-8").splitlines()):
+            if not fields:
+                continue
+            # A locust process killed mid-line leaves an id without its times: still checked.
+            times = (float(fields[1]), float(fields[2])) if len(fields) == 3 else (0.0, 0.0)
+            ids[fields[0]] = times
     return ids
 
 

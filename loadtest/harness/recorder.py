@@ -66,8 +66,10 @@ class Recorder:
             self.log.append((round(started, 3), round(response_time, 1), kind))
 
     def acknowledge(self, analysis_id: str, started: float):
-        """Notes an id with the time its request started, so a loss can be placed in time."""
-        self.ids.write(f"{analysis_id}\t{self.since_origin(started):.3f}\n")
+        """Notes an id with the times its request started and was answered, so a loss can be
+        placed in time."""
+        self.ids.write(f"{analysis_id}\t{self.since_origin(started):.3f}"
+                       f"\t{self.since_origin():.3f}\n")
 
     def sample_users(self, runner):
         while True:
@@ -103,8 +105,8 @@ _recorder: Recorder | None = None
 
 
 def acknowledge(analysis_id: str, started: float):
-    """Notes an analysis the service acknowledged (its request started at `started`, seconds
-    since the epoch), for the lost-analysis check."""
+    """Notes an analysis the service acknowledged just now (its request started at `started`,
+    seconds since the epoch), for the lost-analysis check."""
     if _recorder is not None:
         _recorder.acknowledge(analysis_id, started)
 

@@ -28,9 +28,11 @@ def judged(w, log, acknowledged=None, missing=frozenset(), samples=()):
                                 list(samples), INTERVAL_S, POLL_S)[0]
 
 
-def test_a_row_counts_during_and_after_by_start_time():
+def test_a_row_counts_during_and_after_a_fault():
     log = steady_log(0, 20) + [[10.5, 900.0, "502 bad_gateway"], [12.2, 50.0, "0 Timeout"]]
     row = judged(window("abuse", 10, 12, 20), log)
+    # The steady requests from 10 s on (each takes 5 ms: none before 10 s is still in flight)
+    # and the two failures.
     assert row["requests"] == 100 + 2
     assert (row["failures_during"], row["failures_after"]) == (1, 1)
     assert row["seconds_with_failures"] == 2
@@ -39,11 +41,21 @@ def test_a_row_counts_during_and_after_by_start_time():
     assert row["met"] is False and "2 legitimate failures" in row["verdict"]
 
 
-def test_lost_analyses_belong_to_the_row_where_their_request_started():
-    acknowledged = {"1": 5.0, "2": 10.5, "3": 15.0, "4": 25.0}
-    row = judged(window("abuse", 10, 12, 20), steady_log(0, 20), acknowledged, {"3", "4"})
-    assert (row["acknowledged"], row["lost"]) == (2, 1)
-    assert row["met"] is False and "1 acknowledged analyses lost" in row["verdict"]
+def test_a_request_in_flight_when_a_fault_starts_counts_during_it():
+    windows = [window("baseline", 0, 8, 10), window("kill", 10, 13, 20, kill_detail(before=1))]
+    cut_off = [9.2, 850.0, "502 bad_gateway"]
+    finished_before = [9.5, 100.0, None]
+    table = fault_analysis.rows(windows, [cut_off, finished_before], {}, set())
+    assert (table[0]["requests"], table[0]["failures"]) == (1, 0)
+    assert (table[1]["failures_during"], table[1]["requests"]) == (1, 1)
+
+
+def test_lost_analyses_belong_to_the_row_they_were_in_flight_or_started_in():
+    acknowledged = {"1": (5.0, 5.1), "2": (10.5, 10.6), "3": (15.0, 15.1), "4": (25.0, 25.1),
+                    "5": (9.8, 10.2)}
+    row = judged(window("abuse", 10, 12, 20), steady_log(0, 20), acknowledged, {"3", "4", "5"})
+    assert (row["acknowledged"], row["lost"]) == (3, 2)
+    assert row["met"] is False and "2 acknowledged analyses lost" in row["verdict"]
 
 
 def kill_detail(before=1, after=None):
@@ -107,12 +119,13 @@ def test_the_store_outage_wants_503_with_retry_after_during_it_and_nothing_after
     row = judged(window("store", 10, 20, 30), steady_log(0, 30) + during + after)
     assert row["met"] is False and "1 failures after it" in row["verdict"]
 
-    row = judged(window("store", 10, 20, 30), steady_log(0, 30))
-    assert row["met"] is False and "did it take effect" in row["verdict"]
+    waited = [[10.2, 9800.0, None]]
+    row = judged(window("store", 10, 20, 30), steady_log(0, 30) + waited)
+    assert row["met"] is True and "writes waited for the lock" in row["verdict"]
 
 
 def test_the_baseline_is_a_reference_but_still_loses_nothing():
-    row = judged(window("baseline", 0, 8, 8), steady_log(0, 8), {"1": 1.0}, {"1"})
+    row = judged(window("baseline", 0, 8, 8), steady_log(0, 8), {"1": (1.0, 1.1)}, {"1"})
     assert row["met"] is False
 
 

@@ -5,7 +5,7 @@ of failure seen, and the nothing-lost check."""
 from pathlib import Path
 
 from harness.fault_analysis import EVERY_ROW_TARGET
-from harness.report import _ms, _table
+from harness.report import format_ms, markdown_table
 
 FAULT_TABLE_HEADER = ["fault", "window s", "requests", "failures", "seconds with failures",
                       "p99 during ms", "p99 after ms", "acknowledged", "lost", "target met"]
@@ -13,8 +13,8 @@ FAULT_TABLE_HEADER = ["fault", "window s", "requests", "failures", "seconds with
 
 def fault_table(rows: list[dict]) -> list[list]:
     return [[r["fault"], f"{r['start']:.1f}–{r['end']:.1f}", r["requests"], r["failures"],
-             r["seconds_with_failures"], _ms(r["p99_during_ms"]), _ms(r["p99_after_ms"]),
-             r["acknowledged"], r["lost"],
+             r["seconds_with_failures"], format_ms(r["p99_during_ms"]),
+             format_ms(r["p99_after_ms"]), r["acknowledged"], r["lost"],
              "–" if r["key"] == "baseline" else ("yes" if r["met"] else "**no**")]
             for r in rows]
 
@@ -36,9 +36,9 @@ def _what_each_fault_was(results: dict) -> list[str]:
         k = rows["kill"]["detail"]
         lines.append(f"- **kill -9**: `SIGKILL` to managed worker slot {k['slot']} (pid "
                      f"{k['pid']}, {k['address']}), its pid read from the admin API's "
-                     f"`GET /workers`; the balancer had {k['in_flight_before']} requests in flight on it just before "
-                     f"(and {k['in_flight_after']} just after). \"During\" is the "
-                     f"{settings['kill_window_s']:g} s after the kill.")
+                     f"`GET /workers`; the balancer had {k['in_flight_before']} requests in "
+                     f"flight on it just before (and {k['in_flight_after']} just after). "
+                     f"\"During\" is the {settings['kill_window_s']:g} s after the kill.")
     if "hang" in rows:
         h = rows["hang"]["detail"]
         lines.append(f"- **hung backend**: `SIGSTOP` to worker slot {h['slot']} (pid {h['pid']}, "
@@ -77,7 +77,7 @@ def _abuse_figures(abuse: dict) -> list[str]:
     lines = ["## Abusive client figures", "",
              "What the server answered the abusive client (`closed`: closed without an answer; "
              "`no answer`: nothing within 3 s; `aborted`: the client reset the upload).", ""]
-    lines += _table(["part", "attempts", "outcomes"],
+    lines += markdown_table(["part", "attempts", "outcomes"],
                     [[name, part["attempts"], _kinds(part["outcomes"])]
                      for name, part in parts.items()])
     idle = parts["idle"]
@@ -102,11 +102,11 @@ def render(results: dict, images: dict[str, str]) -> str:
            f"locust processes, {meta['task_weights']}; locust CPU warnings: "
            f"{results['cpu_warnings']}. Requests are placed in the window where they started.",
            "", "## Fault table", ""]
-    out += _table(FAULT_TABLE_HEADER, fault_table(rows))
+    out += markdown_table(FAULT_TABLE_HEADER, fault_table(rows))
     out += [f"Targets met: {len(rows) - 1 - len(missed)} of {len(rows) - 1}. "
             f"Analyses acknowledged: {results['lost']['checked']}, missing from history: "
             f"{results['lost']['missing']}.", "", "## Targets", ""]
-    out += _table(["fault", "target (issue 10)", "met", "what happened"],
+    out += markdown_table(["fault", "target (issue 10)", "met", "what happened"],
                   [[r["fault"], r["target"], "–" if r["key"] == "baseline" else
                     ("yes" if r["met"] else "**no**"), r["verdict"]] for r in rows])
     out += [f"![failures over time]({images['faults']})", "",
@@ -118,7 +118,7 @@ def render(results: dict, images: dict[str, str]) -> str:
     out += ["## Failures seen by the legitimate load", "",
             "Status, the JSON `error` code and whether `Retry-After` came (`0 <exception>`: no "
             "HTTP answer).", ""]
-    out += _table(["fault", "during", "after"],
+    out += markdown_table(["fault", "during", "after"],
                   [[r["fault"], _kinds(r["kinds_during"]), _kinds(r["kinds_after"])]
                    for r in rows])
     lost = results["lost"]
@@ -126,12 +126,12 @@ def render(results: dict, images: dict[str, str]) -> str:
             f"Every analysis answered 200 was recorded by id with the time its request started, "
             "then history was paged (`limit=500`, `Link rel=next`, `Cache-Control: no-cache`). "
             f"{EVERY_ROW_TARGET} is a target of every row.", ""]
-    out += _table(["checked", "missing", "history pages read", "rows read"],
+    out += markdown_table(["checked", "missing", "history pages read", "rows read"],
                   [[lost["checked"], lost["missing"], lost["pages_read"], lost["rows_read"]]])
     if lost["missing"]:
         out += [f"Missing ids (first 20): {', '.join(lost['missing_sample'])}", ""]
     out += ["## Machine and versions", ""]
-    out += _table(["Item", "Value"], [[k, v] for k, v in results["environment"].items()])
+    out += markdown_table(["Item", "Value"], [[k, v] for k, v in results["environment"].items()])
     out += ["Locust, the abusive client, the balancer and its workers share this machine's CPUs.",
             ""]
     return "\n".join(out)

@@ -2,6 +2,7 @@
 """The abusive client mix of the fault suite, as a program of its own (asyncio, one process):
 
   cd loadtest && python3 -m harness.abuse --port P --duration-s 30 --idle 10000 --out abuse.json
+  ... --parts idle     # only some parts: the fault suite runs groups of them side by side
 
 against a balancer on 127.0.0.1:P, at the same time and until the deadline:
 - uploads: chunked `POST /analyze` bodies of up to 128 KiB (past the balancer's retry buffer, so
@@ -14,7 +15,8 @@ against a balancer on 127.0.0.1:P, at the same time and until the deadline:
 
 Every socket binds a source address 127.0.0.2 and up (never 127.0.0.1, which the legitimate load
 uses), so a balancer limiting connections per client IP tells the abuser from the legitimate
-clients. Only loopback targets and sources. Every part stops at the deadline and after a fixed
+clients: the idle connections over `--idle-addresses` addresses from 127.0.0.2, each other part
+from one address of its own after those. Only loopback targets and sources. Every part stops at the deadline and after a fixed
 number of attempts; the program writes a JSON summary of what the server answered."""
 
 import argparse
@@ -49,6 +51,7 @@ SLOWLORIS_BYTE_INTERVAL_S = 0.5
 MAX_ATTEMPTS = 50_000
 # After the deadline, parts get this long to close their sockets before the program gives up.
 CLOSE_GRACE_S = 15.0
+PARTS = ("uploads", "slowloris", "oversized", "garbage", "idle")
 
 
 def source_addresses(first: int, count: int) -> list[str]:
@@ -57,6 +60,13 @@ def source_addresses(first: int, count: int) -> list[str]:
     if not all(a in LOOPBACK and a != ipaddress.ip_address("127.0.0.1") for a in addresses):
         raise ValueError("abusive sources must be loopback addresses other than 127.0.0.1")
     return [str(a) for a in addresses]
+
+
+def sources_for(part: str, idle_addresses: int) -> list[str]:
+    """The source addresses of one part: the same in every process running some of the parts."""
+    if part == "idle":
+        return source_addresses(0, idle_addresses)
+    return source_addresses(idle_addresses + PARTS.index(part), 1)
 
 
 class Part:
@@ -108,8 +118,11 @@ async def answer(reader: asyncio.StreamReader, timeout_s: float = ANSWER_TIMEOUT
 def reset(writer: asyncio.StreamWriter):
     """Closes with a TCP reset (SO_LINGER 0): a client cut off mid-upload."""
     sock = writer.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass  # the server closed it first: there is nothing left to reset
     writer.transport.abort()
 
 
@@ -193,7 +206,9 @@ async def one_slowloris(port: int, source: str, deadline: float) -> tuple[str, f
 
 
 async def slowloris(port: int, sources: list[str], deadline: float, connections: int,
-                    part: Part, held_s: list[float]):
+                    part: Part) -> dict:
+    held_s: list[float] = []
+
     async def loop(index: int):
         source = sources[index % len(sources)]
         while time.monotonic() < deadline and part.attempts < MAX_ATTEMPTS:
@@ -208,6 +223,7 @@ async def slowloris(port: int, sources: list[str], deadline: float, connections:
             held_s.append(held)
 
     await asyncio.gather(*(loop(i) for i in range(connections)))
+    return {"median_s_held": round(sorted(held_s)[len(held_s) // 2], 2) if held_s else None}
 
 
 def oversized_requests(port: int) -> list[tuple[str, bytes, int]]:
@@ -377,29 +393,30 @@ async def idle(port: int, sources: list[str], deadline: float, count: int, part:
 
 async def run(args) -> dict:
     deadline = time.monotonic() + args.duration_s
-    idle_sources = source_addresses(0, args.idle_addresses)
-    other = source_addresses(args.idle_addresses, 4)
-    parts = {name: Part(name) for name in ("uploads", "slowloris", "oversized", "garbage", "idle")}
-    held_s: list[float] = []
-    work = asyncio.gather(
-        uploads(args.port, other[0:1], deadline, parts["uploads"]),
-        slowloris(args.port, other[1:2], deadline, args.slowloris, parts["slowloris"], held_s),
-        oversized(args.port, other[2:3], deadline, parts["oversized"]),
-        garbage(args.port, other[3:4], deadline, parts["garbage"]),
-        idle(args.port, idle_sources, deadline, args.idle, parts["idle"]),
-    )
-    *_, idle_figures = await asyncio.wait_for(work, args.duration_s + CLOSE_GRACE_S)
-    summary = {name: part.summary() for name, part in parts.items()}
-    summary["idle"].update(idle_figures)
-    summary["slowloris"]["median_s_held"] = (round(sorted(held_s)[len(held_s) // 2], 2)
-                                             if held_s else None)
+    parts = {name: Part(name) for name in args.parts}
+    sources = {name: sources_for(name, args.idle_addresses) for name in args.parts}
+
+    def work(name: str):
+        part, mine = parts[name], sources[name]
+        if name == "uploads":
+            return uploads(args.port, mine, deadline, part)
+        if name == "slowloris":
+            return slowloris(args.port, mine, deadline, args.slowloris, part)
+        if name == "oversized":
+            return oversized(args.port, mine, deadline, part)
+        if name == "garbage":
+            return garbage(args.port, mine, deadline, part)
+        return idle(args.port, mine, deadline, args.idle, part)
+
+    figures = await asyncio.wait_for(asyncio.gather(*(work(name) for name in parts)),
+                                     args.duration_s + CLOSE_GRACE_S)
     return {
         "duration_s": args.duration_s,
-        "sources": {"idle": f"{idle_sources[0]}-{idle_sources[-1]}",
-                    "uploads": other[0], "slowloris": other[1], "oversized": other[2],
-                    "garbage": other[3]},
+        "sources": {name: f"{mine[0]}-{mine[-1]}" if len(mine) > 1 else mine[0]
+                    for name, mine in sources.items()},
         "idle_requested": args.idle, "slowloris_connections": args.slowloris,
-        "parts": summary,
+        "parts": {name: {**parts[name].summary(), **(extra or {})}
+                  for name, extra in zip(parts, figures)},
     }
 
 
@@ -411,8 +428,14 @@ def parse_args(argv):
     parser.add_argument("--idle-addresses", type=int, default=40,
                         help="source addresses the idle connections are spread over")
     parser.add_argument("--slowloris", type=int, default=50, help="slowloris connections")
+    parser.add_argument("--parts", type=lambda text: text.split(","), default=list(PARTS),
+                        help=f"comma-separated, of {','.join(PARTS)} (default all)")
     parser.add_argument("--out", type=Path, required=True, help="JSON summary")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    return args
 
 
 def main(argv) -> int:

@@ -7,6 +7,7 @@ Only workers of our own stack are signalled: their pids come from our balancer's
 must be its children. Times are seconds on the run's time base (`clock()`, or `since_origin()` of
 a time another process took)."""
 
+import json
 import os
 import selectors
 import signal
@@ -114,23 +115,53 @@ def store_outage(db_path: Path, seconds: float, since_origin: SinceOrigin) -> di
         _stop(process)
 
 
+# The abusive client's parts run in three processes side by side, so the idle connections (tens
+# of thousands of connects when the server keeps closing them) do not starve the uploads.
+ABUSE_GROUPS = (("uploads",), ("slowloris", "oversized", "garbage"), ("idle",))
+
+
 def abusive_mix(port: int, seconds: float, idle: int, idle_addresses: int, slowloris: int,
                 summary: Path, clock: Clock) -> dict:
-    """Runs `harness/abuse.py` against 127.0.0.1:`port` for `seconds`; returns its summary."""
-    command = [sys.executable, "-m", "harness.abuse", "--port", str(port),
-               "--duration-s", str(seconds), "--idle", str(idle),
-               "--idle-addresses", str(idle_addresses), "--slowloris", str(slowloris),
-               "--out", str(summary)]
+    """Runs `harness/abuse.py` against 127.0.0.1:`port` for `seconds`, its parts in groups of
+    processes; writes their merged summary to `summary`."""
     at = clock()
-    with open(summary.with_suffix(".log"), "wb") as log:
-        process = subprocess.Popen(command, cwd=LOADTEST, stdout=log, stderr=subprocess.STDOUT,
-                                   preexec_fn=children.die_with_parent)
-        try:
-            code = process.wait(seconds + ABUSE_MARGIN_S)
-        except subprocess.TimeoutExpired as error:
-            raise InjectionError("the abusive client did not stop in time") from error
-        finally:
+    processes = []
+    try:
+        for group in ABUSE_GROUPS:
+            name = "-".join(group)
+            command = [sys.executable, "-m", "harness.abuse", "--port", str(port),
+                       "--duration-s", str(seconds), "--idle", str(idle),
+                       "--idle-addresses", str(idle_addresses), "--slowloris", str(slowloris),
+                       "--parts", ",".join(group),
+                       "--out", str(summary.with_name(f"abuse-{name}.json"))]
+            with open(summary.with_name(f"abuse-{name}.log"), "wb") as log:
+                processes.append((name, subprocess.Popen(
+                    command, cwd=LOADTEST, stdout=log, stderr=subprocess.STDOUT,
+                    preexec_fn=children.die_with_parent)))
+        deadline = time.monotonic() + seconds + ABUSE_MARGIN_S
+        for name, process in processes:
+            try:
+                code = process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired as error:
+                raise InjectionError(f"the abusive client ({name}) did not stop in time") \
+                    from error
+            if code != 0:
+                raise InjectionError(f"the abusive client ({name}) failed (exit {code}); see "
+                                     f"abuse-{name}.log")
+    finally:
+        for _, process in processes:
             _stop(process)
-    if code != 0 or not summary.exists():
-        raise InjectionError(f"the abusive client failed (exit {code}); see {summary}.log")
-    return {"at": at, "ended_at": clock(), "summary_path": summary.name}
+    ended_at = clock()
+    merged = merge_abuse([json.loads(summary.with_name(f"abuse-{name}.json").read_text(
+        encoding="utf-8")) for name, _ in processes])
+    summary.write_text(json.dumps(merged, indent=1), encoding="utf-8")
+    return {"at": at, "ended_at": ended_at, "summary_path": summary.name}
+
+
+def merge_abuse(summaries: list[dict]) -> dict:
+    """One summary from those of the abusive client's processes (each ran some of the parts)."""
+    merged = {**summaries[0], "sources": {}, "parts": {}}
+    for one in summaries:
+        merged["sources"].update(one["sources"])
+        merged["parts"].update(one["parts"])
+    return merged

@@ -6,7 +6,8 @@ import ipaddress
 import random
 import resource
 
-from harness import abuse, children, fault_analysis, fault_report, locust_runs, pacing
+from harness import (abuse, children, fault_analysis, fault_report, injectors, locust_runs,
+                     pacing)
 from harness.failure_kinds import failure_kind
 
 INTERVAL_S, POLL_S = 1.0, 0.25
@@ -167,11 +168,25 @@ def test_failure_kinds_name_status_error_code_and_retry_after():
     assert failure_kind(FakeResponse(0), ConnectionResetError()) == "0 ConnectionResetError"
 
 
-def test_abusive_sources_are_loopback_and_never_the_legitimate_address():
-    sources = abuse.source_addresses(0, 40) + abuse.source_addresses(40, 4)
-    assert len(set(sources)) == 44
+def test_abusive_sources_are_loopback_distinct_per_part_and_never_the_legitimate_address():
+    sources = [a for part in abuse.PARTS for a in abuse.sources_for(part, 40)]
+    assert len(sources) == len(set(sources)) == 44
+    assert abuse.sources_for("idle", 40)[0] == "127.0.0.2"
     assert "127.0.0.1" not in sources
     assert all(ipaddress.ip_address(s) in ipaddress.ip_network("127.0.0.0/8") for s in sources)
+
+
+def test_the_abusive_client_processes_summaries_merge():
+    common = {"duration_s": 10, "idle_requested": 1000, "slowloris_connections": 20}
+    merged = injectors.merge_abuse([
+        {**common, "sources": {"idle": "127.0.0.2-127.0.0.11"},
+         "parts": {"idle": {"attempts": 3, "outcomes": {}}}},
+        {**common, "sources": {"uploads": "127.0.0.12"},
+         "parts": {"uploads": {"attempts": 5, "outcomes": {"aborted": 5}}}}])
+    assert merged["sources"] == {"idle": "127.0.0.2-127.0.0.11", "uploads": "127.0.0.12"}
+    assert {name: part["attempts"] for name, part in merged["parts"].items()} == \
+        {"idle": 3, "uploads": 5}
+    assert merged["idle_requested"] == 1000
 
 
 def test_abusive_client_reads_status_lines():

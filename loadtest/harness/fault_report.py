@@ -81,9 +81,11 @@ def _abuse_figures(abuse: dict) -> list[str]:
                     [[name, part["attempts"], _kinds(part["outcomes"])]
                      for name, part in parts.items()])
     idle = parts["idle"]
-    lines += [f"Idle connections: peak {idle['peak_open']:,} open at once (all "
-              f"{abuse['idle_requested']:,} open after {_or_dash(idle['seconds_until_all_open'])}"
-              f" s); {idle['closed_by_server']:,} closed by the server, after a median "
+    all_open = (f"all {abuse['idle_requested']:,} open after "
+                f"{idle['seconds_until_all_open']:g} s" if idle["seconds_until_all_open"]
+                is not None else f"never all {abuse['idle_requested']:,} at once")
+    lines += [f"Idle connections: peak {idle['peak_open']:,} open at once ({all_open}); "
+              f"{idle['closed_by_server']:,} closed by the server, after a median "
               f"{_or_dash(idle['median_s_before_server_closed'])} s. Slowloris connections were "
               f"held a median {_or_dash(parts['slowloris']['median_s_held'])} s before the server "
               "answered or closed them.", ""]

@@ -7,7 +7,7 @@ import random
 import resource
 
 from harness import (abuse, children, fault_analysis, fault_report, injectors, locust_runs,
-                     pacing)
+                     outcome, pacing)
 from harness.failure_kinds import failure_kind
 
 INTERVAL_S, POLL_S = 1.0, 0.25
@@ -237,3 +237,13 @@ def test_the_fault_table_has_every_figure_and_a_verdict():
            "p99_after_ms": None, "acknowledged": 400, "lost": 0, "met": False}
     assert fault_report.fault_table([row]) == [[
         "store unavailable", "30.0–40.0", 1200, 2, 1, "9000.0", "–", 400, 0, "**no**"]]
+
+
+def test_exit_status_fails_on_loss_and_on_findings_only_when_strict():
+    clean, lost, empty = ({"checked": 9, "missing": 0}, {"checked": 9, "missing": 1},
+                          {"checked": 0, "missing": 0})
+    assert outcome.exit_status(clean, finding=True, strict=False) == 0
+    assert outcome.exit_status(clean, finding=True, strict=True) == 1
+    assert outcome.exit_status(clean, finding=False, strict=True) == 0
+    assert outcome.exit_status(lost, finding=False, strict=False) == 1
+    assert outcome.exit_status(empty, finding=False, strict=False) == 1

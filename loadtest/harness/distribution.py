@@ -30,7 +30,8 @@ def deviation(counts: list[int]) -> float:
 
 
 def _requests_by_backend(admin_url: str, token: str) -> dict[str, int]:
-    return {b["address"]: b["requests"] for b in local_stack.admin_backends(admin_url, token)
+    backends = local_stack.admin_get(admin_url, token, "/backends")
+    return {b["address"]: b["requests"] for b in backends
             if b.get("healthy") and not b.get("draining")}
 
 

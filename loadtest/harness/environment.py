@@ -3,9 +3,9 @@
 import os
 import platform
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
-import locust
 import matplotlib
 
 
@@ -34,7 +34,8 @@ def describe(balancer_binary: Path | None) -> dict:
         "cpu_model": _cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "locust": locust.__version__,
+        # Not `import locust`: it would patch the harness's own sockets and signals with gevent.
+        "locust": version("locust"),
         "matplotlib": matplotlib.__version__,
         "wrk": _first_line(["wrk", "-v"]).split(" [")[0],
         "balancer": _first_line([str(balancer_binary), "--version"]) if balancer_binary

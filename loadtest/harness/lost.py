@@ -28,6 +28,13 @@ def next_link(header: str | None) -> str | None:
 
 
 def check(host: str, acknowledged: set[str]) -> dict:
+    missing, pages, rows = find_missing(host, acknowledged)
+    return {"checked": len(acknowledged), "missing": len(missing),
+            "missing_sample": sorted(missing)[:20], "pages_read": pages, "rows_read": rows}
+
+
+def find_missing(host: str, acknowledged: set[str]) -> tuple[set[str], int, int]:
+    """(the acknowledged ids not found in history, pages read, rows read)."""
     missing = set(acknowledged)
     path = f"/history?limit={PAGE_LIMIT}"
     pages = rows = 0
@@ -46,5 +53,4 @@ def check(host: str, acknowledged: set[str]) -> dict:
         missing.difference_update(item["id"] for item in page)
         if not page:
             break
-    return {"checked": len(acknowledged), "missing": len(missing),
-            "missing_sample": sorted(missing)[:20], "pages_read": pages, "rows_read": rows}
+    return missing, pages, rows

@@ -133,3 +133,53 @@ def distribution(rows: list[dict], path: Path) -> str:
     axes[0, 0].legend(fontsize=7)
     figure.suptitle("Requests per worker: real vs ideal (POST /analyze burst)")
     return _save(figure, path)
+
+
+FAULT_COLOURS = {"baseline": None, "kill": "tab:red", "hang": "tab:orange",
+                 "store": "tab:purple", "abuse": "tab:brown"}
+
+
+def _shade_windows(axis, rows: list[dict], label: bool):
+    for row in rows:
+        colour = FAULT_COLOURS.get(row["key"])
+        if colour is None:
+            continue
+        # A kill is an instant: shade at least a second so it shows.
+        axis.axvspan(row["start"], max(row["end"], row["start"] + 1), color=colour, alpha=0.18,
+                     label=row["fault"] if label else None)
+
+
+def _healthy_backends(samples: list[dict]) -> tuple[list[float], list[int]]:
+    good = [s for s in samples if "backends" in s]
+    return [s["t"] for s in good], [sum(1 for b in s["backends"] if b["healthy"]) for s in good]
+
+
+def fault_timeline(results: dict, path: Path) -> str:
+    """Requests and failures per second, p99 per second and healthy backends over the fault
+    run, with each fault window shaded."""
+    seconds, rows = results["timeline"], results["rows"]
+    t = [s["t"] for s in seconds]
+    figure, (load_axis, latency_axis, health_axis) = plt.subplots(
+        3, 1, figsize=(10, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]})
+    load_axis.plot(t, [s["requests"] for s in seconds], color="tab:blue", label="requests/s")
+    load_axis.bar(t, [s["failures"] for s in seconds], color="tab:red", width=1.0, align="edge",
+                  label="failures/s")
+    load_axis.set_ylabel("per second")
+    load_axis.set_ylim(bottom=0)
+    total_failures = sum(s["failures"] for s in seconds)
+    load_axis.set_title(f"Legitimate load under faults — {total_failures} failures "
+                        f"(requests placed at the second they started)", fontsize=10)
+    latency_axis.plot(t, [s.get("p99_ms") or float("nan") for s in seconds], color="tab:green",
+                      label="p99 ms")
+    latency_axis.set_yscale("log")
+    latency_axis.set_ylabel("p99 ms (log)")
+    times, healthy = _healthy_backends(results["monitor"])
+    health_axis.step(times, healthy, where="post", color="tab:gray", label="healthy backends")
+    health_axis.set_ylabel("healthy")
+    health_axis.set_ylim(bottom=0, top=max(healthy, default=1) + 0.5)
+    health_axis.set_xlabel("seconds since the load started")
+    for index, axis in enumerate((load_axis, latency_axis, health_axis)):
+        _shade_windows(axis, rows, label=index == 0)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper left", fontsize=7)
+    return _save(figure, path)

@@ -3,7 +3,13 @@ and the ids of every analysis answered 200, written under $LOADTEST_RECORD_DIR f
 
 Locust's own CSV gives whole-run aggregates; the runner needs steady-state windows (after the
 ramp) and failures over time, hence this small recorder. Without the variable it does nothing, so
-the locustfile also runs as a plain interactive locustfile."""
+the locustfile also runs as a plain interactive locustfile.
+
+Requests are counted in the second they started, on the wall clock, from $LOADTEST_TIME_ORIGIN
+(seconds since the epoch) when given, else from the start of the test: with `--processes` every
+locust process, and the harness injecting faults, then share one time base. With
+$LOADTEST_REQUEST_LOG=1 every request is also kept (start, milliseconds, failure kind), so a
+fault window can be cut out to the millisecond."""
 
 import json
 import os
@@ -13,14 +19,25 @@ from pathlib import Path
 
 import gevent
 from locust import events
+from locust.runners import MasterRunner, WorkerRunner
 
-RECORD_DIR_VARIABLE = "LOADTEST_RECORD_DIR"
+from harness.failure_kinds import failure_kind
+from harness.record_settings import (RECORD_DIR_VARIABLE, REQUEST_LOG_VARIABLE,
+                                     TIME_ORIGIN_VARIABLE)
+
+
+def _role(runner) -> str:
+    if isinstance(runner, MasterRunner):
+        return "master"
+    return "worker" if isinstance(runner, WorkerRunner) else "local"
 
 
 class Recorder:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, role: str):
         self.directory = directory
-        self.started = time.monotonic()
+        self.role = role
+        self.origin = float(os.environ.get(TIME_ORIGIN_VARIABLE) or time.time())
+        self.log = [] if os.environ.get(REQUEST_LOG_VARIABLE) == "1" else None
         self.requests = defaultdict(int)
         self.failures = defaultdict(int)
         self.users = {}
@@ -31,18 +48,28 @@ class Recorder:
         # One file per process, appended line by line: ids survive even if locust is killed.
         self.ids = open(directory / f"ids-{os.getpid()}.txt", "a", buffering=1, encoding="utf-8")
 
-    def second(self) -> int:
-        return int(time.monotonic() - self.started)
+    def since_origin(self, at: float | None = None) -> float:
+        return (time.time() if at is None else at) - self.origin
 
-    def on_request(self, response_time, exception, **_):
-        second = self.second()
+    def second(self) -> int:
+        return int(self.since_origin())
+
+    def on_request(self, response_time, exception, response=None, start_time=None, **_):
+        started = self.since_origin(start_time)
+        second = int(started)
         self.requests[second] += 1
         if exception is not None:
             self.failures[second] += 1
         self.response_ms[second].append(round(response_time, 1))
+        if self.log is not None:
+            kind = None if exception is None else failure_kind(response, exception)
+            self.log.append((round(started, 3), round(response_time, 1), kind))
 
-    def acknowledge(self, analysis_id: str):
-        self.ids.write(analysis_id + "\n")
+    def acknowledge(self, analysis_id: str, started: float):
+        """Notes an id with the times its request started and was answered, so a loss can be
+        placed in time."""
+        self.ids.write(f"{analysis_id}\t{self.since_origin(started):.3f}"
+                       f"\t{self.since_origin():.3f}\n")
 
     def sample_users(self, runner):
         while True:
@@ -53,6 +80,8 @@ class Recorder:
         self.ids.close()
         seconds = sorted(set(self.requests) | set(self.users))
         timeline = {
+            "role": self.role,
+            "origin": self.origin,
             "spawn_complete_s": self.spawn_complete_s,
             "cpu_warnings": self.cpu_warnings,
             "seconds": [
@@ -66,6 +95,8 @@ class Recorder:
                 for s in seconds
             ],
         }
+        if self.log is not None:
+            timeline["log"] = self.log
         path = self.directory / f"timeline-{os.getpid()}.json"
         path.write_text(json.dumps(timeline), encoding="utf-8")
 
@@ -73,10 +104,11 @@ class Recorder:
 _recorder: Recorder | None = None
 
 
-def acknowledge(analysis_id: str):
-    """Notes an analysis the service acknowledged, for the lost-analysis check."""
+def acknowledge(analysis_id: str, started: float):
+    """Notes an analysis the service acknowledged just now (its request started at `started`,
+    seconds since the epoch), for the lost-analysis check."""
     if _recorder is not None:
-        _recorder.acknowledge(analysis_id)
+        _recorder.acknowledge(analysis_id, started)
 
 
 def install():
@@ -88,7 +120,7 @@ def install():
     @events.test_start.add_listener
     def start(environment, **_):
         global _recorder
-        _recorder = Recorder(Path(directory))
+        _recorder = Recorder(Path(directory), _role(environment.runner))
         environment.events.request.add_listener(_recorder.on_request)
         gevent.spawn(_recorder.sample_users, environment.runner)
 

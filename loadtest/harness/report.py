@@ -5,11 +5,11 @@ Headline labels are stable (tests and readers parse them): `| <label> | <number>
 from pathlib import Path
 
 
-def _ms(value) -> str:
+def format_ms(value) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines + [""]
@@ -28,7 +28,7 @@ def headline(results: dict) -> list[list]:
          f"{best['rps']:.1f} with {best['users']} users for {best['seconds']} s" if best
          else "0 (no clean step)"],
         ["p50 / p95 / p99 at that rate (ms)",
-         f"{_ms(best['p50_ms'])} / {_ms(best['p95_ms'])} / {_ms(best['p99_ms'])}" if best
+         " / ".join(format_ms(best[key]) for key in ("p50_ms", "p95_ms", "p99_ms")) if best
          else "–"],
     ]
     for endpoint in ("/", "/history", "POST /analyze"):
@@ -39,6 +39,9 @@ def headline(results: dict) -> list[list]:
     for run in concurrency["runs"]:
         state = ("0 failures" if run["first_failure_s"] is None
                  else f"first failure at {run['first_failure_s']} s")
+        if run["users_reached"] < run["target_users"]:
+            state += (f"; locust itself reached only {run['users_reached']} of "
+                      f"{run['target_users']} users")
         rows.append([f"Peak concurrency at spawn rate {run['spawn_rate']}/s",
                      f"{run['peak_users']} users over {concurrency['settings']['run_time_s']} s,"
                      f" {state}"])
@@ -68,10 +71,10 @@ def render(results: dict, images: dict[str, str]) -> str:
     out = [f"# Load test report: {meta['suite']} suite", "",
            f"Run {meta['started']} against `{meta['host']}` ({meta['target']}); "
            f"took {meta['duration_s']:.0f} s.", "", "## Headline", ""]
-    out += _table(["Question", "Answer"], headline(results))
+    out += markdown_table(["Question", "Answer"], headline(results))
 
     out += ["## Machine and versions", ""]
-    out += _table(["Item", "Value"], [[k, v] for k, v in env.items()])
+    out += markdown_table(["Item", "Value"], [[k, v] for k, v in env.items()])
     out += ["Load generator, balancer and workers share this machine's CPUs, so every number is a "
             "lower bound for a deployment where locust runs elsewhere.", ""]
 
@@ -84,11 +87,12 @@ def render(results: dict, images: dict[str, str]) -> str:
             "percentiles over the steady window (after the ramp); failures over the whole run. "
             "The search stops at the first step with failures, a latency knee or a throughput "
             "plateau; the answer is the best clean step.", ""]
-    out += _table(
+    out += markdown_table(
         ["users", "RPS", "p50 ms", "p95 ms", "p99 ms", "failures", "clean", "locust CPU warnings",
          "note"],
-        [[s["users"], f"{s['rps']:.1f}", _ms(s["p50_ms"]), _ms(s["p95_ms"]), _ms(s["p99_ms"]),
-          s["failures"], "yes" if s["clean"] else "no", s["cpu_warnings"], s["stop_reason"] or ""]
+        [[s["users"], f"{s['rps']:.1f}", format_ms(s["p50_ms"]), format_ms(s["p95_ms"]),
+          format_ms(s["p99_ms"]), s["failures"], "yes" if s["clean"] else "no",
+          s["cpu_warnings"], s["stop_reason"] or ""]
          for s in capacity["steps"]])
     out += [f"![capacity]({images['capacity']})", ""]
 
@@ -98,28 +102,34 @@ def render(results: dict, images: dict[str, str]) -> str:
             f"(classic wait {concurrency['settings']['wait_s'][0]}–"
             f"{concurrency['settings']['wait_s'][1]} s); peak = users active before the first "
             "failure; responsive peak = users active before the first second with a failure or a "
-            "p95 over 1 s (zero failures with answers taking seconds is not holding the load).",
+            "p95 over 1 s (zero failures with answers taking seconds is not holding the load). "
+            "Users reached = the most users locust itself had running, and how many seconds it "
+            "took: at high spawn rates the load generator, not the stack, may be the limit "
+            "(see its CPU warnings); those rates fork several locust processes.",
             ""]
-    out += _table(
-        ["spawn rate /s", "target users", "peak users", "responsive peak users", "requests",
-         "failures", "RPS", "p95 ms", "p99 ms", "locust CPU warnings"],
-        [[r["spawn_rate"], r["target_users"], r["peak_users"], r["responsive_peak_users"],
-          r["requests"], r["failures"],
-          f"{r['rps']:.1f}", _ms(r["p95_ms"]), _ms(r["p99_ms"]), r["cpu_warnings"]]
+    out += markdown_table(
+        ["spawn rate /s", "target users", "users reached (after s)", "peak users",
+         "responsive peak users", "requests", "failures", "RPS", "p95 ms", "p99 ms",
+         "locust processes", "locust CPU warnings"],
+        [[r["spawn_rate"], r["target_users"],
+          f"{r['users_reached']} ({r['reached_after_s']})",
+          r["peak_users"], r["responsive_peak_users"], r["requests"], r["failures"],
+          f"{r['rps']:.1f}", format_ms(r["p95_ms"]), format_ms(r["p99_ms"]), r["locust_processes"],
+          r["cpu_warnings"]]
          for r in concurrency["runs"]])
     out += [f"![failures over time]({images['failures']})", ""]
     reasons = [reason for step in capacity["steps"] for reason in step["failure_reasons"]]
     reasons += [reason for run in concurrency["runs"] for reason in run["failure_reasons"]]
     if reasons:
         out += ["Failure reasons (locust):", ""]
-        out += _table(["request and error", "count"], [[r, n] for r, n in reasons[:15]])
+        out += markdown_table(["request and error", "count"], [[r, n] for r, n in reasons[:15]])
 
     lost = results["lost"]
     out += ["## Nothing lost", "",
             "Every analysis answered 200 during the locust runs was recorded by id, then history "
             "was paged (`limit=500`, `Link rel=next`, `Cache-Control: no-cache` so the balancer's "
             "cache is bypassed).", ""]
-    out += _table(["checked", "missing", "history pages read", "rows read"],
+    out += markdown_table(["checked", "missing", "history pages read", "rows read"],
                   [[lost["checked"], lost["missing"], lost["pages_read"], lost["rows_read"]]])
     if lost["missing"]:
         out += [f"Missing ids (first 20): {', '.join(lost['missing_sample'])}", ""]
@@ -129,7 +139,7 @@ def render(results: dict, images: dict[str, str]) -> str:
             "answered by the balancer's cache (2 s TTL, purged by each analysis), `POST /analyze` "
             "always reaches a worker and writes to the store. Errors = connect, read, write, "
             "timeout and non-2xx/3xx.", ""]
-    out += _table(
+    out += markdown_table(
         ["endpoint", "connections", "requests", "RPS", "p50 ms", "p90 ms", "p99 ms", "max ms",
          "errors"],
         [[r["endpoint"], r["connections"], r["requests"], f"{r['rps']:.0f}", f"{r['p50']:.2f}",
@@ -140,7 +150,7 @@ def render(results: dict, images: dict[str, str]) -> str:
     out += ["## Distribution over workers (real vs ideal)", ""]
     if results["distribution"]:
         out += [results["distribution_note"], ""]
-        out += _table(
+        out += markdown_table(
             ["algorithm", "workers", "requests per worker", "ideal", "max deviation", "RPS",
              "wrk errors"],
             [[r["algorithm"], r["workers"], " / ".join(map(str, r["per_backend"].values())),

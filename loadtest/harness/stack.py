@@ -1,7 +1,6 @@
 """A local stack for the load test: one `balancer` on free loopback ports with N managed workers
 sharing a fresh SQLite file, started from a generated config and stopped (SIGTERM) afterwards."""
 
-import ctypes
 import json
 import os
 import re
@@ -14,11 +13,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import children
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO / "target" / "release" / "balancer"
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
-PR_SET_PDEATHSIG = 1
+# Open files for the balancer and its workers: client connections, upstream pools, the store.
+DEFAULT_OPEN_FILES = 65536
 
 
 class StackError(RuntimeError):
@@ -32,9 +34,14 @@ class Stack:
     admin_url: str
     admin_token: str
     log_path: Path
+    db_path: Path
 
     def backends(self) -> list[dict]:
-        return admin_backends(self.admin_url, self.admin_token)
+        return admin_get(self.admin_url, self.admin_token, "/backends")
+
+    def workers(self) -> list[dict]:
+        """Managed workers: slot, address, pid, restarts."""
+        return admin_get(self.admin_url, self.admin_token, "/workers")["workers"]
 
     def wait_all_healthy(self, count: int, timeout_s: float = READY_TIMEOUT_S):
         deadline = time.monotonic() + timeout_s
@@ -56,39 +63,43 @@ class Stack:
             self.process.wait(5)
 
 
-def admin_backends(admin_url: str, token: str) -> list[dict]:
+def admin_get(admin_url: str, token: str, path: str, timeout_s: float = 10):
     request = urllib.request.Request(
-        f"{admin_url}/backends", headers={"Authorization": f"Bearer {token}"}
+        f"{admin_url}{path}", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return json.load(response)
 
 
-def _config(directory: Path, static_dir: Path) -> Path:
+def _toml_value(value) -> str:
+    # JSON strings, numbers, booleans and arrays of them are valid TOML values.
+    return json.dumps(value)
+
+
+def _config(directory: Path, static_dir: Path, health: dict | None) -> Path:
     # Worker arguments replace the defaults (relative data/ and frontend/ paths) through the
     # config file: repeating --db-path with --worker-arg is rejected by the worker.
     args = ["--host", "127.0.0.1", "--port", "0", "--db-path", str(directory / "lt.db"),
             "--static-dir", str(static_dir)]
+    lines = ["[workers]", "args = " + _toml_value(args)]
+    if health:
+        lines += ["[health]"] + [f"{key} = {_toml_value(value)}" for key, value in health.items()]
     path = directory / "balancer.toml"
-    path.write_text("[workers]\nargs = " + json.dumps(args) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def _die_with_parent():
-    """Linux: SIGTERM the balancer if the harness itself is killed, so no stack is left behind."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 def start(directory: Path, *, workers: int, algorithm: str, token: str,
-          binary: Path = DEFAULT_BINARY, hash_key: str | None = None) -> Stack:
-    """Starts the balancer and waits for `stack ready`; the caller must `stop()` it."""
+          binary: Path = DEFAULT_BINARY, hash_key: str | None = None,
+          health: dict | None = None, open_files: int = DEFAULT_OPEN_FILES) -> Stack:
+    """Starts the balancer and waits for `stack ready`; the caller must `stop()` it.
+
+    `health` overrides keys of the balancer's `[health]` section; `open_files` is the
+    RLIMIT_NOFILE of the balancer (its workers inherit it)."""
     if not binary.exists():
         raise StackError(f"{binary} is missing: build it with `cargo build --release`")
     directory.mkdir(parents=True, exist_ok=True)
-    command = [str(binary), "--config", str(_config(directory, REPO / "frontend")),
+    command = [str(binary), "--config", str(_config(directory, REPO / "frontend", health)),
                "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
                "--admin-token", token, "--workers", str(workers), "--algorithm", algorithm]
     if hash_key:
@@ -96,7 +107,7 @@ def start(directory: Path, *, workers: int, algorithm: str, token: str,
     log_path = directory / "balancer.log"
     log = open(log_path, "ab")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, cwd=directory,
-                               preexec_fn=_die_with_parent,
+                               preexec_fn=children.preexec(open_files),
                                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
     log.close()
     try:
@@ -107,7 +118,7 @@ def start(directory: Path, *, workers: int, algorithm: str, token: str,
         raise
     # Keep reading stdout so a chatty balancer never blocks on a full pipe.
     threading.Thread(target=process.stdout.read, daemon=True).start()
-    stack = Stack(process, url, admin_url, token, log_path)
+    stack = Stack(process, url, admin_url, token, log_path, directory / "lt.db")
     try:
         stack.wait_all_healthy(workers)
     except Exception:

@@ -64,6 +64,19 @@ def test_peak_concurrency_stops_at_the_first_failure_or_slow_second():
     assert concurrency.peak_before(seconds, concurrency.failing_or_slow) == (25, 1)
 
 
+def test_users_reached_is_how_far_and_how_fast_locust_got():
+    seconds = [{"t": 2, "users": None}, {"t": 3, "users": 200}, {"t": 4, "users": 380},
+               {"t": 5, "users": 380}]
+    assert concurrency.reached(seconds) == (380, 1)
+    assert concurrency.reached([{"t": 1, "users": None}]) == (0, None)
+
+
+def test_only_high_spawn_rates_fork_locust():
+    settings = concurrency.Settings(spawn_rates=(25, 200, 500), run_time_s=60, wait_s=(1, 5),
+                                    fork_from_rate=200)
+    assert [settings.processes_for(rate) for rate in (25, 200, 500)] == [0, 2, 2]
+
+
 def test_distribution_deviation():
     assert distribution.deviation([100, 100, 100]) == 0.0
     assert distribution.deviation([150, 50]) == pytest.approx(0.5)
@@ -93,7 +106,11 @@ def test_headline_reports_capacity_lost_and_distribution():
         "capacity": {"best": best, "steps": [best]},
         "concurrency": {"settings": {"run_time_s": 6},
                         "runs": [{"spawn_rate": 25, "peak_users": 150, "first_failure_s": None,
-                                  "responsive_peak_users": 125}]},
+                                  "responsive_peak_users": 125, "target_users": 150,
+                                  "users_reached": 150},
+                                 {"spawn_rate": 500, "peak_users": 900, "first_failure_s": 4,
+                                  "responsive_peak_users": 700, "target_users": 3000,
+                                  "users_reached": 1200}]},
         "wrk": [{"endpoint": "/", "connections": 50, "rps": 9000.0, "p99": 3.0, "errors": 0},
                 {"endpoint": "/", "connections": 100, "rps": 9500.0, "p99": 4.0, "errors": 2}],
         "failures_total": 0,
@@ -106,5 +123,7 @@ def test_headline_reports_capacity_lost_and_distribution():
     assert rows["Max RPS at 0 errors (wrk, POST /analyze)"].startswith("0 ")
     assert rows["Peak concurrency at spawn rate 25/s"].startswith("150 users")
     assert rows["Peak concurrency at spawn rate 25/s with p95 under 1 s"] == "125 users"
+    assert rows["Peak concurrency at spawn rate 500/s"] == (
+        "900 users over 6 s, first failure at 4 s; locust itself reached only 1200 of 3000 users")
     assert rows["Analyses missing from history"] == "0"
     assert rows["Distribution max deviation from ideal, round-robin"].startswith("1.0 %")

@@ -76,12 +76,20 @@ def _toml_value(value) -> str:
     return json.dumps(value)
 
 
+LOAD_CONNECTIONS = 30_000
+
+
 def _config(directory: Path, static_dir: Path, health: dict | None) -> Path:
     # Worker arguments replace the defaults (relative data/ and frontend/ paths) through the
     # config file: repeating --db-path with --worker-arg is rejected by the worker.
     args = ["--host", "127.0.0.1", "--port", "0", "--db-path", str(directory / "lt.db"),
             "--static-dir", str(static_dir)]
     lines = ["[workers]", "args = " + _toml_value(args)]
+    # All of locust's users connect from 127.0.0.1 (up to 30,000 at the full suite's highest
+    # spawn rate): raise the balancer's per-address bound as one would for a known load
+    # generator. The abusive client uses other 127.0.0.0/8 addresses.
+    lines += ["[proxy]", f"max_connections = {LOAD_CONNECTIONS}",
+              f"max_connections_per_ip = {LOAD_CONNECTIONS}"]
     if health:
         lines += ["[health]"] + [f"{key} = {_toml_value(value)}" for key, value in health.items()]
     path = directory / "balancer.toml"

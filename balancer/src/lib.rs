@@ -3,12 +3,12 @@
 //! managed local worker processes.
 
 pub mod admin;
-pub mod admission;
 pub mod backends;
 pub mod cache;
 pub mod configuration;
 pub mod health;
 pub mod limits;
+pub mod listener;
 pub mod proxy;
 pub mod selection;
 pub mod startup;

@@ -5,18 +5,16 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_http::HttpService;
-use actix_service::{IntoServiceFactory, ServiceFactoryExt, map_config};
-use actix_web::dev::{AppConfig, ServerHandle};
+use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
 use crate::admin::{self, AdminState};
-use crate::admission::{Admission, Admitted};
 use crate::backends::{Backend, BackendSet, MembershipError};
 use crate::cache::HttpCache;
 use crate::configuration::Settings;
 use crate::health;
-use crate::proxy::{self, ProxyState};
+use crate::listener;
+use crate::proxy::ProxyState;
 use crate::workers::{Supervisor, WorkerSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +70,14 @@ impl Balancer {
 
         let proxy_state =
             web::Data::new(ProxyState::new(&settings, backends.clone(), cache.clone()));
-        let (public, public_address) = public_server(&settings, proxy_state)?;
+        let (public, public_address) =
+            listener::public_server(&settings, proxy_state).map_err(|source| {
+                StartupError::Bind {
+                    field: "listen",
+                    address: settings.listen,
+                    source,
+                }
+            })?;
 
         let supervisor =
             spec.map(|spec| Supervisor::start(spec, backends.clone(), settings.workers.count));
@@ -161,64 +166,6 @@ impl Balancer {
         self.health.abort();
         log::info!("balancer stopped");
     }
-}
-
-/// The public listener: actix-http under our own connection admission, with the proxy as its
-/// only handler. Built from the parts `HttpServer` uses, because `HttpServer` offers no place
-/// to refuse a connection before its requests are parsed.
-fn public_server(
-    settings: &Settings,
-    state: web::Data<ProxyState>,
-) -> Result<(actix_server::Server, SocketAddr), StartupError> {
-    let bind_error = |source| StartupError::Bind {
-        field: "listen",
-        address: settings.listen,
-        source,
-    };
-    let listener = std::net::TcpListener::bind(settings.listen).map_err(bind_error)?;
-    let address = listener.local_addr().map_err(bind_error)?;
-    let proxy = settings.proxy.clone();
-    let admission = Arc::new(Admission::new(
-        proxy.max_connections,
-        proxy.max_connections_per_ip,
-        proxy.trusted_proxies.clone(),
-    ));
-    let builder = actix_server::Server::build()
-        .workers(settings.threads)
-        .backlog(4096)
-        .shutdown_timeout(proxy.shutdown_timeout.as_secs())
-        .disable_signals();
-    let shutdown = builder.graceful_shutdown_signal();
-    let server = builder
-        .listen("public", listener, move || {
-            let state = state.clone();
-            let proxy = proxy.clone();
-            let app = App::new()
-                .app_data(state)
-                .app_data(web::Data::new(proxy::upstream_client(&proxy)))
-                .default_service(web::to(proxy::handle))
-                .into_factory()
-                .map_err(|error: actix_web::Error| error.as_response_error().error_response());
-            let shutdown = shutdown.clone();
-            let http = HttpService::build()
-                .keep_alive(proxy.keep_alive)
-                .client_request_timeout(proxy.client_request_timeout)
-                .client_disconnect_timeout(std::time::Duration::from_secs(1))
-                .local_addr(address)
-                .graceful_shutdown_signal(move || {
-                    let shutdown = shutdown.clone();
-                    async move { shutdown.notified().await }
-                })
-                .finish(map_config(app, |_| AppConfig::default()))
-                .tcp();
-            Admitted {
-                inner: http,
-                admission: admission.clone(),
-            }
-        })
-        .map_err(bind_error)?
-        .run();
-    Ok((server, address))
 }
 
 /// Raises the soft open-file limit to the hard one, as nginx's `worker_rlimit_nofile` would

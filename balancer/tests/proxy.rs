@@ -174,8 +174,9 @@ async fn bad_input_gets_a_clean_4xx() {
     let address = balancer.url.trim_start_matches("http://").to_owned();
 
     let garbage = raw_exchange(&address, b"NOT HTTP AT ALL\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
     assert!(
-        garbage.is_empty() || garbage.starts_with("HTTP/1.1 400"),
+        garbage.contains("\"error\":\"malformed_request\""),
         "{garbage}"
     );
 
@@ -184,10 +185,7 @@ async fn bad_input_gets_a_clean_4xx() {
         "a".repeat(200_000)
     );
     let answer = raw_exchange(&address, huge_header.as_bytes());
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 
     let too_big = client()
         .post(format!("{}/analyze", balancer.url))

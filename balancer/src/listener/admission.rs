@@ -8,17 +8,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use actix_service::{Service, ServiceFactory};
-use futures_util::future::LocalBoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use actix_web::http::StatusCode;
+use bytes::Bytes;
 
+use super::raw_answer;
 use crate::proxy::TrustedProxies;
-
-/// How long a refused connection is kept to deliver its answer.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
 /// Counts of open client connections, shared by every worker thread.
 pub struct Admission {
@@ -34,6 +29,23 @@ pub struct Admission {
 pub enum Refusal {
     Full,
     AddressFull,
+}
+
+impl Refusal {
+    pub fn answer(self) -> Bytes {
+        match self {
+            Self::Full => raw_answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_busy",
+                "The server has too many open connections; retry shortly.",
+            ),
+            Self::AddressFull => raw_answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                "Too many open connections from your address; close some and retry.",
+            ),
+        }
+    }
 }
 
 /// Holds a connection's place until dropped.
@@ -113,108 +125,6 @@ fn client_key(ip: IpAddr) -> IpAddr {
                 IpAddr::V6(prefix.into())
             }
         },
-    }
-}
-
-/// Answers a refused connection and closes it. The write half is shut first and what the
-/// client already sent is read away briefly, so the close does not turn into a reset that
-/// destroys the answer before the client reads it.
-async fn refuse(mut stream: TcpStream, refusal: Refusal) {
-    let (status, code, message) = match refusal {
-        Refusal::Full => (
-            "503 Service Unavailable",
-            "server_busy",
-            "The server has too many open connections; retry shortly.",
-        ),
-        Refusal::AddressFull => (
-            "429 Too Many Requests",
-            "too_many_connections",
-            "Too many open connections from your address; close some and retry.",
-        ),
-    };
-    let body = format!("{{\"error\":\"{code}\",\"message\":\"{message}\"}}");
-    let answer = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         retry-after: 1\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-        stream.write_all(answer.as_bytes()).await?;
-        stream.shutdown().await?;
-        let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
-}
-
-/// Wraps a listener's service factory so each connection is admitted first.
-pub struct Admitted<F> {
-    pub inner: F,
-    pub admission: Arc<Admission>,
-}
-
-impl<F> ServiceFactory<TcpStream> for Admitted<F>
-where
-    F: ServiceFactory<TcpStream, Config = (), Response = ()>,
-    F::Service: 'static,
-    F::Future: 'static,
-    <F::Service as Service<TcpStream>>::Future: 'static,
-{
-    type Response = ();
-    type Error = F::Error;
-    type Config = ();
-    type Service = AdmitService<F::Service>;
-    type InitError = F::InitError;
-    type Future = LocalBoxFuture<'static, Result<Self::Service, F::InitError>>;
-
-    fn new_service(&self, config: ()) -> Self::Future {
-        let inner = self.inner.new_service(config);
-        let admission = self.admission.clone();
-        Box::pin(async move {
-            Ok(AdmitService {
-                inner: inner.await?,
-                admission,
-            })
-        })
-    }
-}
-
-pub struct AdmitService<S> {
-    inner: S,
-    admission: Arc<Admission>,
-}
-
-impl<S> Service<TcpStream> for AdmitService<S>
-where
-    S: Service<TcpStream, Response = ()>,
-    S::Future: 'static,
-{
-    type Response = ();
-    type Error = S::Error;
-    type Future = LocalBoxFuture<'static, Result<(), S::Error>>;
-
-    actix_service::forward_ready!(inner);
-
-    fn call(&self, stream: TcpStream) -> Self::Future {
-        let peer = stream.peer_addr().ok().map(|address| address.ip());
-        match self.admission.admit(peer) {
-            Ok(permit) => {
-                let connection = self.inner.call(stream);
-                Box::pin(async move {
-                    let served = connection.await;
-                    drop(permit);
-                    served
-                })
-            }
-            Err(refusal) => {
-                log::debug!("refused a connection from {peer:?}: {refusal:?}");
-                Box::pin(async move {
-                    refuse(stream, refusal).await;
-                    Ok(())
-                })
-            }
-        }
     }
 }
 

@@ -138,7 +138,7 @@ droplet_names() {
 }
 
 # The MongoDB replica set: the balancer and the first two workers, whatever WORKERS is.
-replset_members() { droplet_names | head -n 3; }
+replset_members() { droplet_names | sed -n 1,3p; }
 
 role_of() { [[ $1 == *-balancer ]] && echo balancer || echo worker; }
 

@@ -23,7 +23,7 @@ doctor_skip() {
 }
 
 # Is VERSION at least MINIMUM (dotted numbers)?
-version_at_least() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1) == "$2" ]]; }
+version_at_least() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | sed -n 1p) == "$2" ]]; }
 
 check_command() {
 	local tool=$1 hint=$2
@@ -37,7 +37,7 @@ check_command() {
 doctor_local() {
 	doctor_ok "bash $BASH_VERSION (4.4 or newer)"
 	if stat --version 2>/dev/null | grep -q GNU && sort --version 2>/dev/null | grep -q GNU; then
-		doctor_ok "GNU coreutils $(stat --version | head -n 1 | awk '{ print $NF }')"
+		doctor_ok "GNU coreutils $(stat --version | sed -n 1p | awk '{ print $NF }')"
 	else
 		doctor_fail "GNU coreutils needed (stat -c, sort -V, sha256sum): macOS: brew install coreutils and put its gnubin first in PATH"
 	fi
@@ -57,7 +57,7 @@ doctor_ssh() {
 	for tool in ssh scp ssh-keygen; do
 		check_command "$tool" "install OpenSSH's client" || return 0
 	done
-	doctor_ok "OpenSSH client ($(ssh -V 2>&1 | head -n 1))"
+	doctor_ok "OpenSSH client ($(ssh -V 2>&1 | sed -n 1p))"
 	if [[ ! -f $SSH_PUBLIC_KEY_FILE ]] || ! ssh-keygen -l -f "$SSH_PUBLIC_KEY_FILE" >/dev/null 2>&1; then
 		doctor_fail "no public key at $SSH_PUBLIC_KEY_FILE: ssh-keygen -t ed25519, or set SSH_PUBLIC_KEY_FILE"
 		return 0
@@ -86,12 +86,12 @@ doctor_ssh() {
 }
 
 doctor_doctl() {
-	check_command "$DOCTL" "install doctl: https://docs.digitalocean.com/reference/doctl/how-to/install/" || return 0
-	doctor_ok "doctl $("$DOCTL" version 2>/dev/null | head -n 1 | awk '{ print $3 }')"
 	if ((DRY_RUN)); then
-		doctor_skip "doctl authentication (dry run: no provider call)"
+		doctor_skip "doctl (a dry run calls no provider)"
 		return 0
 	fi
+	check_command "$DOCTL" "install doctl: https://docs.digitalocean.com/reference/doctl/how-to/install/" || return 0
+	doctor_ok "doctl $("$DOCTL" version 2>/dev/null | sed -n 1p | awk '{ print $3 }')"
 	local account
 	if account="$("$DOCTL" account get --format Email,Status --no-header 2>&1)"; then
 		if [[ $account == *active* ]]; then
@@ -115,8 +115,8 @@ doctor_build() {
 
 doctor_objdump() {
 	if check_command objdump "GNU binutils (apt-get install binutils; brew install binutils): it checks the binaries are ELF x86-64 for the droplets"; then
-		if objdump --version 2>/dev/null | head -n 1 | grep -q GNU; then
-			doctor_ok "objdump ($(objdump --version | head -n 1))"
+		if objdump --version 2>/dev/null | sed -n 1p | grep -q GNU; then
+			doctor_ok "objdump ($(objdump --version | sed -n 1p))"
 		else
 			doctor_fail "objdump is not GNU binutils' (its output is what the ELF check reads)"
 		fi
@@ -125,7 +125,7 @@ doctor_objdump() {
 
 doctor_gpg() {
 	check_command gpg "apt-get install gnupg / brew install gnupg: provision checks MongoDB's signing key with it" &&
-		doctor_ok "gpg ($(gpg --version | head -n 1))"
+		doctor_ok "gpg ($(gpg --version | sed -n 1p))"
 }
 
 # Runs the named groups (local ssh doctl build objdump gpg); dies listing the

@@ -39,7 +39,7 @@ check_binaries() {
 		header="$(objdump -f "$binary" 2>/dev/null)" ||
 			die "$binary is not an ELF binary (built on macOS? build on Linux x86-64, or in CI, and pass --bin-dir)"
 		[[ $header == *"file format elf64-x86-64"* ]] ||
-			die "$binary is $(sed -n 's/.*file format //p' <<<"$header" | head -n 1), not elf64-x86-64: the droplets are x86-64 Linux"
+			die "$binary is $(sed -n 's/.*file format //p' <<<"$header" | sed -n 1p), not elf64-x86-64: the droplets are x86-64 Linux"
 		needed="$(objdump -T "$binary" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)" || true
 		if [[ -z $needed ]]; then
 			log "  $(basename "$binary"): ELF x86-64, no glibc symbol needed (static)"

@@ -82,7 +82,8 @@ expect "setup-host: the keyFile goes to mongodb, 0400" bash -c "
 expect "setup-host: mongod started (it was not running), not restarted" \
 	bash -c "grep -qx 'systemctl start mongod' '$calls' && ! grep -q 'systemctl restart' '$calls'"
 expect "setup-host: the host firewall loaded" grep -qx "nft -f $root/etc/nftables.conf" "$calls"
-expect "setup-host: the backup timer enabled" grep -qx "systemctl enable --quiet --now sentiment-backup.timer" "$calls"
+expect "setup-host: the backup timer enabled, its folder ready (0700)" bash -c "
+	grep -qx 'systemctl enable --quiet --now sentiment-backup.timer' '$calls' && [[ \$(stat -c %a '$root/var/backups/sentiment') == 700 ]]"
 expect "setup-host: a new unit and environment need a restart" has_line "$work/setup.out" "restart-needed=yes"
 expect "setup-host: the bundle (it holds secrets) is deleted" test ! -e "$work/bundle"
 

@@ -152,6 +152,8 @@ unit=sentiment-backend
 [[ $role == balancer ]] && unit=sentiment-balancer
 systemd enable --quiet "$unit"
 if [[ -f $bundle/root/etc/systemd/system/sentiment-backup.timer ]]; then
+	# The backup unit may write only there (ReadWritePaths): it must exist before it starts.
+	install -d -m 0700 "$root/var/backups/sentiment"
 	systemd enable --quiet --now sentiment-backup.timer
 fi
 

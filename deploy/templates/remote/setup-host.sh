@@ -126,6 +126,7 @@ if ((!rehearsal)) && [[ -f $bundle/root/etc/mongod.conf ]]; then
 			say "mongod configuration changed: restarting mongod"
 			systemd restart mongod
 		else
+			say "starting mongod"
 			systemd start mongod
 		fi
 		wait_for_mongod

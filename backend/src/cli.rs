@@ -4,12 +4,14 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
+use crate::backup;
 use crate::configuration::Settings;
 use crate::startup::Application;
 
-/// Parses the flags (exiting with a usage message when they are wrong), then serves until
+/// `backend backup|restore ...` maintains the embedded store (see `backup`); anything else
+/// parses the flags (exiting with a usage message when they are wrong), then serves until
 /// stopped. Once bound it prints `backend listening on http://ADDRESS` on stdout, the line a
 /// supervisor waits for.
 pub fn run<I, T>(args: I) -> io::Result<()>
@@ -17,7 +19,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let settings = Settings::parse_from(args);
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if args
+        .get(1)
+        .is_some_and(|command| backup::COMMANDS.iter().any(|name| command == *name))
+    {
+        return backup::run(args).map_err(io::Error::other);
+    }
+    let matches = Settings::command()
+        .after_help(
+            "Backup of the embedded store: `backend backup --help`, `backend restore --help`.",
+        )
+        .get_matches_from(args);
+    let settings = Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     // A host process (the balancer) may have set up logging already.
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .try_init();

@@ -2,6 +2,7 @@
 //! `GET /history` pages through what was stored, and the frontend is served from a folder.
 
 pub mod analysis;
+pub mod backup;
 pub mod cli;
 pub mod configuration;
 pub mod error;

@@ -164,3 +164,46 @@ async fn killed_worker_is_respawned_and_scaling_works() {
         "workers stop with the balancer"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_subcommand_backs_up_the_store_its_workers_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let balancer = managed(&dir, "1");
+    let client = client();
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            healthy_count(&client, &balancer).await == 1
+        })
+        .await
+    );
+    let analysed = client
+        .post(format!("{}/analyze", balancer.url))
+        .json(&serde_json::json!({ "text": "kept by the backup" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(analysed.status(), 200);
+
+    // `balancer worker backup` is `backend backup`, run from the balancer's executable while
+    // its worker keeps the store open.
+    let store = dir.path().join("sentiment.db");
+    let copy = dir.path().join("backup.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_balancer"))
+        .args(["worker", "backup", "--db-path"])
+        .arg(&store)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.starts_with("backed up 1 analyses (newest id "),
+        "{said}"
+    );
+    assert!(copy.is_file());
+}

@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # Generated secrets, kept in deploy/.secrets (mode 0700, files 0600, ignored
-# by git): the balancer admin token, the MongoDB passwords and the replica
-# set's internal-authentication keyFile. Sourced after lib/common.sh.
+# by git): the balancer admin token, the MongoDB passwords (root, app,
+# backup) and the replica set's internal-authentication keyFile. Sourced after
+# lib/common.sh.
+
+SECRET_NAMES=(admin-token mongodb-app-password mongodb-root-password mongodb-backup-password mongodb-keyfile)
 
 ensure_secrets() {
 	(umask 077 && mkdir -p "$SECRETS_DIR")
@@ -9,6 +12,7 @@ ensure_secrets() {
 	new_secret admin-token openssl rand -hex 32
 	new_secret mongodb-app-password openssl rand -hex 24
 	new_secret mongodb-root-password openssl rand -hex 24
+	new_secret mongodb-backup-password openssl rand -hex 24
 	new_secret mongodb-keyfile openssl rand -base64 756
 }
 
@@ -31,7 +35,7 @@ use_placeholder_secrets() {
 	SECRETS_DIR=$1
 	mkdir -p "$SECRETS_DIR"
 	local name
-	for name in admin-token mongodb-app-password mongodb-root-password mongodb-keyfile; do
+	for name in "${SECRET_NAMES[@]}"; do
 		(umask 077 && echo "<$name>" >"$SECRETS_DIR/$name")
 	done
 }

@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
 
 pub use json_errors::json_errors;
-pub use request_id::{REQUEST_ID, request_id};
+pub use request_id::{REQUEST_ID, accepts_request_id, request_id};
 
 /// Only our own origin may provide scripts, styles, images and connections: user text can never
 /// become active content even if it reached the DOM as HTML.

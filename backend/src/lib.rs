@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod cli;
 pub mod configuration;
 pub mod error;
+pub mod idempotency;
 pub mod json_body;
 pub mod middleware;
 pub mod routes;

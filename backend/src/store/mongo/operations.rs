@@ -3,9 +3,12 @@
 //! inconsistent, RUST-937), so `tokio::time::timeout` cannot simply be put around them.
 //!
 //! Each operation runs in its own task and the caller waits for it at most the operation
-//! timeout; past it the caller gets `TimedOut` and the task is left to finish on its own. Those
-//! left-behind tasks are counted: while too many are still running (a hung server), new
-//! operations fail at once instead of piling up tasks, connections and memory.
+//! timeout; past it the caller gets `TimedOut` and the task is left to finish on its own (as it
+//! is when the caller stops waiting sooner: a readiness probe's shorter timeout, a client that
+//! hung up). Those left-behind tasks are counted: while too many are still running (a hung
+//! server), new operations fail at once instead of piling up tasks, connections and memory.
+//! They do end: when the driver's monitor finds the server unresponsive it clears the pool and
+//! interrupts the connections in use.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -43,14 +46,15 @@ impl Operations {
         F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
     {
         self.refuse_when_stalled()?;
-        let mut task = tokio::spawn(operation);
-        match tokio::time::timeout(self.timeout, &mut task).await {
+        let task = tokio::spawn(operation);
+        // Dropping the handle only detaches the task: it runs on until the driver returns.
+        let _left_behind = LeftBehind {
+            operations: self,
+            task: task.abort_handle(),
+        };
+        match tokio::time::timeout(self.timeout, task).await {
             Ok(finished) => Ok(finished??),
-            Err(_) => {
-                // Dropping the handle detaches the task; it runs on until the driver returns.
-                self.lock().push(task.abort_handle());
-                Err(StoreError::TimedOut(self.timeout))
-            }
+            Err(_) => Err(StoreError::TimedOut(self.timeout)),
         }
     }
 
@@ -67,6 +71,21 @@ impl Operations {
         self.stalled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Counts the operation's task as stalled if nobody waits for it any more while it still runs:
+/// on a timeout, or when the caller's future is dropped midway.
+struct LeftBehind<'a> {
+    operations: &'a Operations,
+    task: AbortHandle,
+}
+
+impl Drop for LeftBehind<'_> {
+    fn drop(&mut self) {
+        if !self.task.is_finished() {
+            self.operations.lock().push(self.task.clone());
+        }
     }
 }
 
@@ -113,6 +132,32 @@ mod tests {
                 Ok(1) => break,
                 other => assert!(tokio::time::Instant::now() < deadline, "{other:?}"),
             }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_stops_waiting_leaves_its_operation_counted_until_it_ends() {
+        let operations = Operations::new(Duration::from_secs(60));
+        let (release, mut released) = tokio::sync::watch::channel(false);
+        let hung = operations.run(async move {
+            let _ = released.wait_for(|done| *done).await;
+            Ok(())
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), hung)
+                .await
+                .is_err()
+        );
+        assert_eq!(operations.lock().len(), 1, "counted once abandoned");
+        release.send(true).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            operations.refuse_when_stalled().unwrap();
+            if operations.lock().is_empty() {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never forgotten");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

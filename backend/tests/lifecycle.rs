@@ -189,3 +189,19 @@ async fn a_fresh_store_starts_empty_and_ready() {
     let history: Vec<Value> = app.history("").await.json().await.unwrap();
     assert!(history.is_empty());
 }
+
+#[test]
+fn a_mongodb_operation_timeout_not_above_the_wtimeout_stops_start_up() {
+    let output = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .args(["--port", "0", "--mongodb-uri", "mongodb://127.0.0.1:1/"])
+        .args(["--mongodb-wtimeout-ms", "5000"])
+        .args(["--mongodb-operation-timeout-ms", "5000"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("must be longer than the wtimeout"),
+        "{stderr}"
+    );
+}

@@ -5,6 +5,8 @@ use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use vader::Scores;
 
+use crate::idempotency::IdempotencyKey;
+
 /// VADER's customary cut-offs on the compound score.
 const POSITIVE_THRESHOLD: f64 = 0.05;
 const NEGATIVE_THRESHOLD: f64 = -0.05;
@@ -35,6 +37,8 @@ pub struct NewAnalysis {
     pub text: String,
     pub scores: Scores,
     pub created_at: DateTime<Utc>,
+    /// The client's `Idempotency-Key`, kept with the analysis (never shown in history).
+    pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl NewAnalysis {
@@ -115,6 +119,7 @@ mod tests {
                 compound: 0.4404,
             },
             created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            idempotency_key: None,
         }
         .stored_as("7".into());
         let json = serde_json::to_value(&analysis).unwrap();

@@ -3,7 +3,11 @@
 //! Every flag has an environment-variable equivalent so the same binary is configured by flags
 //! locally and by an environment file under systemd.
 
+use std::convert::Infallible;
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, ValueEnum};
@@ -67,8 +71,9 @@ pub struct Limits {
 #[derive(Debug, Clone, Args)]
 pub struct StoreSettings {
     /// MongoDB connection string; when set, MongoDB is the store instead of the embedded one.
-    #[arg(long, env = "MONGODB_URI")]
-    pub mongodb_uri: Option<String>,
+    /// It usually holds a password, so `--help` never shows its value.
+    #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<Secret>,
 
     /// MongoDB database name.
     #[arg(long, env = "MONGODB_DATABASE", default_value = "sentiment")]
@@ -82,6 +87,22 @@ pub struct StoreSettings {
     #[arg(long, env = "MONGODB_WRITE_CONCERN", default_value = "majority", value_parser = parse_write_concern)]
     pub mongodb_write_concern: WriteConcernSetting,
 
+    /// Milliseconds MongoDB may take to replicate a write to the write concern's members before
+    /// it reports a write-concern error (`wtimeout`), so a replica set in trouble cannot hold
+    /// the writer forever.
+    #[arg(long, env = "MONGODB_WTIMEOUT_MS", default_value = "5000", value_parser = parse_millis)]
+    pub mongodb_wtimeout_ms: Duration,
+
+    /// Milliseconds any one MongoDB operation may take in all (choosing a server, connecting,
+    /// the write concern); must be longer than the `wtimeout`.
+    #[arg(long, env = "MONGODB_OPERATION_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
+    pub mongodb_operation_timeout_ms: Duration,
+
+    /// Seconds during which a repeated `Idempotency-Key` returns the analysis stored the first
+    /// time; after that the key may be used for a new analysis.
+    #[arg(long, env = "IDEMPOTENCY_WINDOW", default_value = "86400", value_parser = parse_seconds)]
+    pub idempotency_window: Duration,
+
     /// Embedded store file (SQLite, WAL mode); several processes may share it.
     #[arg(long, env = "SQLITE_PATH", default_value = "data/sentiment.db")]
     pub db_path: PathBuf,
@@ -94,6 +115,30 @@ pub struct StoreSettings {
     /// Most analyses written in one group commit.
     #[arg(long, env = "BATCH_MAX", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub batch_max: usize,
+}
+
+/// A setting that must never reach a log: its `Debug` form says only that it is set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("Secret(<hidden>)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self(value.to_owned()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,6 +165,21 @@ fn parse_write_concern(value: &str) -> Result<WriteConcernSetting, String> {
     }
 }
 
+fn parse_positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(format!("`{value}` is not a whole number from 1 up")),
+    }
+}
+
+fn parse_millis(value: &str) -> Result<Duration, String> {
+    parse_positive(value).map(Duration::from_millis)
+}
+
+fn parse_seconds(value: &str) -> Result<Duration, String> {
+    parse_positive(value).map(Duration::from_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +202,46 @@ mod tests {
         assert_eq!(settings.limits.max_text_chars, 10_000);
         assert_eq!(settings.limits.max_body_bytes, 65_536);
         assert_eq!(settings.store.batch_max, 1024);
+        assert_eq!(settings.store.mongodb_wtimeout_ms, Duration::from_secs(5));
+        assert_eq!(
+            settings.store.mongodb_operation_timeout_ms,
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            settings.store.idempotency_window,
+            Duration::from_secs(24 * 60 * 60)
+        );
+    }
+
+    #[test]
+    fn durations_are_positive_whole_numbers() {
+        for flag in [
+            "--mongodb-wtimeout-ms",
+            "--mongodb-operation-timeout-ms",
+            "--idempotency-window",
+        ] {
+            for bad in ["0", "-1", "1.5", "soon"] {
+                assert!(
+                    Settings::try_parse_from(["backend", flag, bad]).is_err(),
+                    "{flag} {bad}"
+                );
+            }
+        }
+        let settings = Settings::try_parse_from(["backend", "--idempotency-window", "60"])
+            .expect("a positive window");
+        assert_eq!(settings.store.idempotency_window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_mongodb_uri_never_shows_in_debug_output() {
+        let settings =
+            Settings::try_parse_from(["backend", "--mongodb-uri", "mongodb://app:s3cret@db/"])
+                .expect("a URI");
+        assert_eq!(
+            settings.store.mongodb_uri.as_ref().map(Secret::expose),
+            Some("mongodb://app:s3cret@db/")
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::store::StoreError;
+use crate::idempotency::InvalidIdempotencyKey;
+use crate::store::{StoreError, report_unavailable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,8 +33,20 @@ pub enum ApiError {
     InvalidCursor(String),
     #[error("The query string is malformed: {0}")]
     InvalidQuery(String),
-    #[error("The storage is unavailable, please retry shortly: {0}")]
-    StoreUnavailable(StoreError),
+    #[error("The Idempotency-Key header is invalid: {0}.")]
+    InvalidIdempotencyKey(#[from] InvalidIdempotencyKey),
+    #[error(
+        "This Idempotency-Key was already used for another text: send a new key for a new text."
+    )]
+    IdempotencyKeyReused,
+    #[error(
+        "A request with this Idempotency-Key is still being stored: retry in a moment to get its \
+         answer."
+    )]
+    IdempotencyKeyInFlight,
+    /// The store failed; why is logged, never shown (it can name hosts and the topology).
+    #[error("The store is unavailable: please retry in a moment.")]
+    StoreUnavailable,
     /// Any other status, raised by the framework rather than by our handlers (unknown path,
     /// wrong method, header too large, ...).
     #[error("{message}")]
@@ -60,7 +73,10 @@ impl ApiError {
             ApiError::InvalidLimit { .. } => "invalid_limit",
             ApiError::InvalidCursor(_) => "invalid_cursor",
             ApiError::InvalidQuery(_) => "invalid_query",
-            ApiError::StoreUnavailable(_) => "store_unavailable",
+            ApiError::InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyKeyInFlight => "idempotency_key_in_flight",
+            ApiError::StoreUnavailable => "store_unavailable",
             ApiError::Other { status, .. } => code_for_status(*status),
         }
     }
@@ -86,10 +102,16 @@ fn code_for_status(status: StatusCode) -> &'static str {
 }
 
 impl From<StoreError> for ApiError {
+    /// Every store failure a client sees passes here, so this is where its detail is logged.
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::InvalidCursor(cursor) => ApiError::InvalidCursor(cursor),
-            other => ApiError::StoreUnavailable(other),
+            StoreError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            StoreError::IdempotencyKeyInFlight => ApiError::IdempotencyKeyInFlight,
+            other => {
+                report_unavailable(&other);
+                ApiError::StoreUnavailable
+            }
         }
     }
 }
@@ -101,14 +123,17 @@ impl ResponseError for ApiError {
             | ApiError::IncompleteBody(_)
             | ApiError::InvalidLimit { .. }
             | ApiError::InvalidCursor(_)
-            | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidQuery(_)
+            | ApiError::InvalidIdempotencyKey(_) => StatusCode::BAD_REQUEST,
+            ApiError::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MissingText
             | ApiError::InvalidText
             | ApiError::EmptyText
-            | ApiError::TextTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | ApiError::TextTooLong { .. }
+            | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Other { status, .. } => *status,
         }
     }
@@ -116,7 +141,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        if matches!(self, ApiError::StoreUnavailable(_)) {
+        if matches!(
+            self,
+            ApiError::StoreUnavailable | ApiError::IdempotencyKeyInFlight
+        ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(ErrorBody {
@@ -150,5 +178,37 @@ mod tests {
         assert_eq!(error.status_code(), StatusCode::BAD_REQUEST);
         let error = ApiError::from(StoreError::ShuttingDown);
         assert_eq!(error.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn idempotency_errors_follow_the_draft() {
+        let reused = ApiError::from(StoreError::IdempotencyKeyReused);
+        assert_eq!(reused.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        let in_flight = ApiError::from(StoreError::IdempotencyKeyInFlight);
+        assert_eq!(in_flight.status_code(), StatusCode::CONFLICT);
+        assert_eq!(
+            in_flight
+                .error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        let invalid = ApiError::from(InvalidIdempotencyKey::OutOfRange);
+        assert_eq!(invalid.code(), "invalid_idempotency_key");
+        assert_eq!(invalid.status_code(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn store_failures_say_nothing_of_the_driver() {
+        let error = ApiError::from(StoreError::TimedOut(std::time::Duration::from_secs(2)));
+        assert_eq!(error.code(), "store_unavailable");
+        assert_eq!(
+            error.to_string(),
+            "The store is unavailable: please retry in a moment."
+        );
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }
 }

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod cli;
 pub mod configuration;
 pub mod error;
+pub mod idempotency;
 pub mod json_body;
 pub mod middleware;
 pub mod routes;

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use actix_files::Files;
 use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{Condition, DefaultHeaders, Logger, from_fn};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 
 use crate::configuration::Settings;
-use crate::middleware::{json_errors, request_id, security_headers};
+use crate::middleware::{access_log, json_errors, request_id, security_headers};
 use crate::routes;
 use crate::sentiment;
 use crate::store::{self, GroupCommitter, Store, StoreError};
@@ -72,8 +72,6 @@ impl Application {
             max_age: settings.static_max_age,
         };
         let committer_data = web::Data::new(committer.clone());
-        let log_requests =
-            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(store.clone())
@@ -85,11 +83,7 @@ impl Application {
                 .wrap(from_fn(json_errors))
                 .wrap(security_headers())
                 .wrap(from_fn(request_id))
-                // Building each log line costs even when the logger drops it.
-                .wrap(Condition::new(
-                    log_requests,
-                    Logger::new(r#"%a "%r" %s %b %Dms request_id=%{x-request-id}o"#),
-                ))
+                .wrap(from_fn(access_log))
         })
         .shutdown_timeout(settings.shutdown_timeout)
         .backlog(2048)

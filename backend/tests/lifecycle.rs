@@ -75,33 +75,83 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
     );
 }
 
+/// Words that would show the driver's text (topology, addresses) to the public.
+const DRIVER_WORDS: [&str; 7] = [
+    "127.0.0.1",
+    "Topology",
+    "Kind",
+    "MongoDB",
+    "Server",
+    "os error",
+    "labels",
+];
+
+async fn expect_plain_store_unavailable(response: reqwest::Response) {
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "error": "store_unavailable",
+            "message": "The store is unavailable: please retry in a moment.",
+        })
+    );
+    let text = body.to_string();
+    for word in DRIVER_WORDS {
+        assert!(!text.contains(word), "{word:?} in {text}");
+    }
+}
+
+fn warnings(lines: &[String]) -> Vec<&String> {
+    lines
+        .iter()
+        .filter(|line| line.contains("WARN") && line.contains("the store is unavailable"))
+        .collect()
+}
+
 #[tokio::test]
 async fn an_unreachable_mongodb_makes_the_service_unready_not_broken() {
     // Nothing listens on port 1: a real, refused connection, not a fake server.
-    let app = TestApp::spawn_with(&[
-        "--mongodb-uri".into(),
-        "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300".into(),
-    ]);
+    let (app, logs) = TestApp::spawn_logged(
+        &[
+            "--mongodb-uri".into(),
+            "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300".into(),
+        ],
+        "warn",
+        &[],
+    );
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200, "the process itself is alive");
 
     let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(body["error"], "store_unavailable");
+    expect_plain_store_unavailable(ready).await;
+    expect_plain_store_unavailable(app.analyze("this cannot be stored").await).await;
+    expect_plain_store_unavailable(app.history("").await).await;
+
+    // The detail is in the log, at WARN, and probing again does not repeat it.
+    let lines = logs.wait_for("the store is unavailable");
     assert!(
-        body["message"].as_str().unwrap().contains("MongoDB"),
-        "{body}"
+        warnings(&lines).iter().any(|line| line.contains("MongoDB")),
+        "the driver's detail is logged: {lines:#?}"
     );
-
-    let analysis = app.analyze("this cannot be stored").await;
-    assert_eq!(analysis.status(), 503);
-    assert_eq!(analysis.headers()["retry-after"], "1");
-    let body: Value = analysis.json().await.unwrap();
-    assert_eq!(body["error"], "store_unavailable");
-
-    let history = app.history("").await;
-    assert_eq!(history.status(), 503);
+    let logged = warnings(&logs.lines()).len();
+    for _ in 0..5 {
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+    }
+    assert_eq!(
+        warnings(&logs.lines()).len(),
+        logged,
+        "five more failed probes log nothing new: {:#?}",
+        logs.lines()
+    );
 }
 
 #[test]
@@ -138,4 +188,20 @@ async fn a_fresh_store_starts_empty_and_ready() {
     let (app, _folder) = spawn_fresh();
     let history: Vec<Value> = app.history("").await.json().await.unwrap();
     assert!(history.is_empty());
+}
+
+#[test]
+fn a_mongodb_operation_timeout_not_above_the_wtimeout_stops_start_up() {
+    let output = Command::new(env!("CARGO_BIN_EXE_backend"))
+        .args(["--port", "0", "--mongodb-uri", "mongodb://127.0.0.1:1/"])
+        .args(["--mongodb-wtimeout-ms", "5000"])
+        .args(["--mongodb-operation-timeout-ms", "5000"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("must be longer than the wtimeout"),
+        "{stderr}"
+    );
 }

@@ -1,15 +1,21 @@
 //! One conformance suite for every store: always against the embedded SQLite store, and
 //! against MongoDB whenever `MONGODB_TEST_URI` points at a real server.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
-use backend::analysis::NewAnalysis;
+use backend::analysis::{Analysis, NewAnalysis};
 use backend::configuration::{Settings, StoreSettings};
-use backend::store::{HistoryPage, MongoStore, SqliteStore, Store, StoreError};
-use chrono::{TimeZone, Utc};
+use backend::idempotency::IdempotencyKey;
+use backend::store::{HistoryPage, MongoStore, Outcome, Recorded, SqliteStore, Store, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
 use clap::Parser;
 use vader::Scores;
+
+/// The idempotency window every store under test is opened with.
+const WINDOW: Duration = Duration::from_secs(60 * 60);
 
 fn settings(args: &[&str]) -> StoreSettings {
     let mut all = vec!["backend"];
@@ -28,7 +34,47 @@ fn analysis(n: i64) -> NewAnalysis {
         },
         // Several share a timestamp, as concurrent requests do.
         created_at: Utc.timestamp_millis_opt(1_700_000_000_000 + n / 3).unwrap(),
+        idempotency_key: None,
     }
+}
+
+fn keyed(text: &str, key: &str, created_at: DateTime<Utc>) -> NewAnalysis {
+    NewAnalysis {
+        text: text.to_owned(),
+        scores: Scores {
+            neg: 0.0,
+            neu: 0.5,
+            pos: 0.5,
+            compound: 0.25,
+        },
+        created_at,
+        idempotency_key: Some(IdempotencyKey::parse(key.as_bytes()).unwrap()),
+    }
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+}
+
+/// The analyses of a batch that must all have been inserted.
+fn all_inserted(outcomes: Vec<Outcome>) -> Vec<Analysis> {
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(Recorded::Inserted(analysis)) => analysis,
+            other => panic!("expected an insert, got {other:?}"),
+        })
+        .collect()
+}
+
+async fn write(store: &dyn Store, batch: Vec<NewAnalysis>) -> Vec<Outcome> {
+    let size = batch.len();
+    let outcomes = store
+        .insert_batch(batch)
+        .await
+        .expect("the batch is written");
+    assert_eq!(outcomes.len(), size, "one outcome per analysis");
+    outcomes
 }
 
 async fn page(store: &dyn Store, limit: usize, before: Option<&str>) -> Vec<String> {
@@ -47,17 +93,14 @@ async fn conforms(store: Arc<dyn Store>) {
     assert!(page(&*store, 10, None).await.is_empty(), "starts empty");
 
     let batch: Vec<NewAnalysis> = (0..25).map(analysis).collect();
-    let stored = store.insert_batch(batch.clone()).await.unwrap();
+    let stored = all_inserted(write(&*store, batch.clone()).await);
     assert_eq!(stored.len(), 25);
     for (original, saved) in batch.iter().zip(&stored) {
         assert_eq!(saved.text, original.text, "stored in the order given");
         assert_eq!(saved.scores, original.scores);
         assert_eq!(saved.created_at, original.created_at);
     }
-    let more = store
-        .insert_batch((25..30).map(analysis).collect())
-        .await
-        .unwrap();
+    let more = all_inserted(write(&*store, (25..30).map(analysis).collect()).await);
     let mut expected: Vec<String> = stored.iter().chain(&more).map(|a| a.id.clone()).collect();
     expected.reverse();
 
@@ -98,17 +141,133 @@ async fn conforms(store: Arc<dyn Store>) {
             "cursor {bad:?}: {result:?}"
         );
     }
-    assert!(store.insert_batch(Vec::new()).await.unwrap().is_empty());
+    assert!(write(&*store, Vec::new()).await.is_empty());
+}
+
+/// Every id in the store, newest first.
+async fn all_ids(store: &dyn Store) -> Vec<String> {
+    page(store, 500, None).await
+}
+
+/// Idempotency keys: one analysis per key within the window, whoever asks and however.
+/// Expects an empty store opened with `WINDOW`.
+async fn keeps_one_analysis_per_key(store: Arc<dyn Store>) {
+    // One batch: the first "a" under k1 wins; the same text replays it, another text is
+    // refused, and neither disturbs the analyses around them.
+    let outcomes = write(
+        &*store,
+        vec![
+            keyed("a", "k1", at(0)),
+            analysis(1),
+            keyed("a", "k1", at(0)),
+            keyed("other text", "k1", at(0)),
+            keyed("b", "k2", at(0)),
+        ],
+    )
+    .await;
+    let Ok(Recorded::Inserted(first)) = &outcomes[0] else {
+        panic!("the first use of k1 is stored: {outcomes:?}")
+    };
+    assert!(
+        matches!(&outcomes[1], Ok(Recorded::Inserted(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes[2].as_ref().ok(),
+        Some(&Recorded::Replayed(first.clone()))
+    );
+    assert!(
+        matches!(outcomes[3], Err(StoreError::IdempotencyKeyReused)),
+        "{outcomes:?}"
+    );
+    assert!(
+        matches!(&outcomes[4], Ok(Recorded::Inserted(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        all_ids(&*store).await.len(),
+        3,
+        "k1 once, the keyless one, k2"
+    );
+
+    // A later batch: the stored analysis comes back whole, the reuse is refused again.
+    let outcomes = write(
+        &*store,
+        vec![keyed("a", "k1", at(30)), keyed("changed", "k2", at(30))],
+    )
+    .await;
+    assert_eq!(
+        outcomes[0].as_ref().ok(),
+        Some(&Recorded::Replayed(first.clone()))
+    );
+    assert!(
+        matches!(outcomes[1], Err(StoreError::IdempotencyKeyReused)),
+        "{outcomes:?}"
+    );
+
+    // After the window the key is free: a new analysis, which later repeats replay; the old
+    // analysis stays in history.
+    let after_window = at(WINDOW.as_secs() as i64 + 1);
+    let outcomes = write(&*store, vec![keyed("a", "k1", after_window)]).await;
+    let renewed = all_inserted(outcomes).remove(0);
+    assert_ne!(renewed.id, first.id);
+    let outcomes = write(&*store, vec![keyed("a", "k1", after_window)]).await;
+    assert_eq!(
+        outcomes[0].as_ref().ok(),
+        Some(&Recorded::Replayed(renewed.clone()))
+    );
+    let ids = all_ids(&*store).await;
+    assert_eq!(ids.len(), 4);
+    assert!(ids.contains(&first.id) && ids.contains(&renewed.id));
+}
+
+/// Two stores on the same data (two processes sharing one file or one collection) racing with
+/// one key: the unique index lets exactly one store it, and the other replays it.
+async fn resolves_one_key_across_instances(first: Arc<dyn Store>, second: Arc<dyn Store>) {
+    for round in 0..20 {
+        let key = format!("race-{round}");
+        let (one, two) = tokio::join!(
+            first.insert_batch(vec![keyed("race", &key, at(round))]),
+            second.insert_batch(vec![keyed("race", &key, at(round))]),
+        );
+        let outcomes = [one.unwrap().remove(0), two.unwrap().remove(0)];
+        let inserted: Vec<&Analysis> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ok(Recorded::Inserted(analysis)) => Some(analysis),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inserted.len(), 1, "round {round}: {outcomes:?}");
+        let ids: HashSet<&str> = outcomes
+            .iter()
+            .map(|outcome| outcome.as_ref().unwrap().analysis().id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 1, "round {round}: both answer one analysis");
+    }
+    assert_eq!(all_ids(&*first).await.len(), 20);
+    assert_eq!(all_ids(&*second).await.len(), 20);
+}
+
+async fn sqlite_store(path: &std::path::Path) -> Arc<dyn Store> {
+    let window = WINDOW.as_secs().to_string();
+    let settings = settings(&[
+        "--db-path",
+        path.to_str().unwrap(),
+        "--idempotency-window",
+        &window,
+    ]);
+    Arc::new(SqliteStore::open(&settings).await.unwrap())
 }
 
 #[tokio::test]
 async fn sqlite_store_conforms() {
     let folder = tempfile::TempDir::new().unwrap();
-    let path = folder.path().join("nested/folder/conformance.db");
-    let store = SqliteStore::open(&settings(&["--db-path", path.to_str().unwrap()]))
-        .await
-        .unwrap();
-    conforms(Arc::new(store)).await;
+    conforms(sqlite_store(&folder.path().join("nested/folder/conformance.db")).await).await;
+    keeps_one_analysis_per_key(sqlite_store(&folder.path().join("keys.db")).await).await;
+    let shared = folder.path().join("shared.db");
+    resolves_one_key_across_instances(sqlite_store(&shared).await, sqlite_store(&shared).await)
+        .await;
 }
 
 #[tokio::test]
@@ -123,22 +282,35 @@ async fn mongodb_store_conforms() {
         return;
     };
     let collection = format!("conformance_{}", uuid_like());
+    conforms(mongo_store(&uri, &collection).await).await;
+    keeps_one_analysis_per_key(mongo_store(&uri, &format!("{collection}_keys")).await).await;
+    let shared = format!("{collection}_shared");
+    resolves_one_key_across_instances(
+        mongo_store(&uri, &shared).await,
+        mongo_store(&uri, &shared).await,
+    )
+    .await;
+    let _ = writeln!(
+        std::io::stderr(),
+        "MongoDB conformance tests ran against {uri} (collections sentiment_tests.{collection}*)"
+    );
+}
+
+async fn mongo_store(uri: &str, collection: &str) -> Arc<dyn Store> {
+    let window = WINDOW.as_secs().to_string();
     let settings = settings(&[
         "--mongodb-uri",
-        &uri,
+        uri,
         "--mongodb-database",
         "sentiment_tests",
         "--mongodb-collection",
-        &collection,
+        collection,
         "--mongodb-write-concern",
         "1",
+        "--idempotency-window",
+        &window,
     ]);
-    let store = MongoStore::connect(&uri, &settings).await.unwrap();
-    conforms(Arc::new(store)).await;
-    let _ = writeln!(
-        std::io::stderr(),
-        "MongoDB conformance tests ran against {uri} (collection sentiment_tests.{collection})"
-    );
+    Arc::new(MongoStore::connect(uri, &settings).await.unwrap())
 }
 
 fn uuid_like() -> String {

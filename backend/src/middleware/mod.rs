@@ -1,14 +1,16 @@
-//! Middleware that every response passes through: request ids, JSON error bodies, and the
-//! security headers of the page.
+//! Middleware that every response passes through: the access log, request ids, JSON error
+//! bodies, and the security headers of the page.
 
+mod access_log;
 mod json_errors;
 mod request_id;
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
 
+pub use access_log::{ACCESS_LOG_TARGET, access_log};
 pub use json_errors::json_errors;
-pub use request_id::{REQUEST_ID, request_id};
+pub use request_id::{REQUEST_ID, accepts_request_id, request_id};
 
 /// Only our own origin may provide scripts, styles, images and connections: user text can never
 /// become active content even if it reached the DOM as HTML.

@@ -1,4 +1,5 @@
-//! `POST /analyze`: scores a text with VADER and stores the analysis before answering.
+//! `POST /analyze`: scores a text with VADER and stores the analysis before answering. With an
+//! `Idempotency-Key`, a repeat of the same request answers the analysis stored the first time.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,9 +8,10 @@ use chrono::Utc;
 use crate::analysis::NewAnalysis;
 use crate::configuration::Limits;
 use crate::error::ApiError;
+use crate::idempotency::{IDEMPOTENT_REPLAYED, IdempotencyKey};
 use crate::json_body::{read_bounded, require_json, text_to_analyse};
 use crate::sentiment;
-use crate::store::GroupCommitter;
+use crate::store::{GroupCommitter, Recorded};
 
 pub async fn analyze(
     request: HttpRequest,
@@ -17,18 +19,23 @@ pub async fn analyze(
     limits: web::Data<Limits>,
     committer: web::Data<GroupCommitter>,
 ) -> Result<HttpResponse, ApiError> {
+    let idempotency_key = IdempotencyKey::from_headers(request.headers())?;
     require_json(&request)?;
     let body = read_bounded(&request, payload, limits.max_body_bytes).await?;
     let text = text_to_analyse(&body, &limits)?;
     let scores = sentiment::score(&text);
-    let stored = committer
+    let recorded = committer
         .record(NewAnalysis {
             text,
             scores,
             created_at: Utc::now(),
+            idempotency_key,
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(stored))
+    let mut response = HttpResponse::Ok();
+    response.insert_header(CacheControl(vec![CacheDirective::NoStore]));
+    if matches!(recorded, Recorded::Replayed(_)) {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    Ok(response.json(recorded.analysis()))
 }

@@ -1,4 +1,5 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the store answers too).
+//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the store answers too;
+//! when it does not, the body only says so and the reason goes to the log).
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, report_recovery};
 
 /// A readiness probe must answer before the prober gives up, even if the store hangs.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,6 +27,7 @@ pub async fn readyz(store: web::Data<dyn Store>) -> Result<HttpResponse, ApiErro
     tokio::time::timeout(READINESS_TIMEOUT, store.ping())
         .await
         .map_err(|_| StoreError::TimedOut(READINESS_TIMEOUT))??;
+    report_recovery();
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
         .json(json!({ "status": "ready" })))

@@ -2,15 +2,20 @@
 //! MongoDB one (production), plus the group committer that batches concurrent writes.
 
 mod group_commit;
+mod idempotency;
 mod mongo;
+mod outage_log;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use group_commit::GroupCommitter;
+use idempotency::{Verdict, judge_repeat};
 pub use mongo::MongoStore;
+pub use outage_log::{report_recovery, report_unavailable};
 pub use sqlite::SqliteStore;
 
 use crate::analysis::{Analysis, NewAnalysis};
@@ -23,10 +28,35 @@ pub struct HistoryPage<'a> {
     pub before: Option<&'a str>,
 }
 
+/// What became of one analysis of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Stored now, under a new id.
+    Inserted(Analysis),
+    /// Its idempotency key came with the same text within the window: the analysis stored the
+    /// first time, unchanged.
+    Replayed(Analysis),
+}
+
+impl Recorded {
+    pub fn analysis(&self) -> &Analysis {
+        match self {
+            Recorded::Inserted(analysis) | Recorded::Replayed(analysis) => analysis,
+        }
+    }
+}
+
+/// The outcome of one analysis of a batch: each succeeds or fails on its own.
+pub type Outcome = Result<Recorded, StoreError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("`{0}` is not an id from this history")]
     InvalidCursor(String),
+    #[error("the idempotency key was first used for another text")]
+    IdempotencyKeyReused,
+    #[error("the first request with this idempotency key is not durably stored yet")]
+    IdempotencyKeyInFlight,
     #[error("cannot create the store folder {path}: {source}")]
     CreateFolder {
         path: std::path::PathBuf,
@@ -43,21 +73,46 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("MongoDB: {0}")]
     Mongo(#[from] mongodb::error::Error),
+    #[error("MongoDB refused the document (code {code}): {message}")]
+    MongoWrite { code: i32, message: String },
+    #[error(
+        "MongoDB applied the write but could not confirm the write concern (code {code}): {message}"
+    )]
+    MongoWriteConcern { code: i32, message: String },
+    #[error(
+        "the MongoDB operation timeout ({operation:?}) must be longer than the wtimeout \
+         ({wtimeout:?})"
+    )]
+    TimeoutsOutOfOrder {
+        operation: Duration,
+        wtimeout: Duration,
+    },
+    #[error("{0} MongoDB operations that timed out are still running: not starting more")]
+    TooManyStalled(usize),
     #[error("the storage task stopped: {0}")]
     TaskFailed(#[from] tokio::task::JoinError),
     #[error("the write batch failed: {0}")]
     BatchFailed(Arc<StoreError>),
+    #[error("the store answered {outcomes} outcomes for a batch of {batch}")]
+    OutcomeCountMismatch { batch: usize, outcomes: usize },
     #[error("the store is shutting down")]
     ShuttingDown,
     #[error("the store did not answer within {0:?}")]
-    TimedOut(std::time::Duration),
+    TimedOut(Duration),
 }
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores every analysis durably in one transaction, returning them with their ids in the
-    /// same order, or fails them all.
-    async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Analysis>, StoreError>;
+    /// Stores a batch of analyses, with one outcome per analysis in the order given. An
+    /// `Inserted` or `Replayed` outcome is durable when this returns; one analysis failing (a
+    /// reused idempotency key, a document the store refuses) leaves the others alone. `Err` means
+    /// nothing of the batch can be vouched for.
+    ///
+    /// Analyses carrying an idempotency key are matched against the store's unique index on
+    /// keys, including two in the same batch and those written by other processes: a key seen
+    /// within the idempotency window gives `Replayed` for the same text and
+    /// `IdempotencyKeyReused` for another; an older one is released for the new analysis.
+    async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError>;
 
     /// Reads one page of history, newest first.
     async fn history(&self, page: HistoryPage<'_>) -> Result<Vec<Analysis>, StoreError>;
@@ -72,7 +127,7 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the store the settings choose: MongoDB when a URI is given, SQLite otherwise.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &settings.mongodb_uri {
-        Some(uri) => Arc::new(MongoStore::connect(uri, settings).await?),
+        Some(uri) => Arc::new(MongoStore::connect(uri.expose(), settings).await?),
         None => Arc::new(SqliteStore::open(settings).await?),
     })
 }

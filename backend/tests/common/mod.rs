@@ -5,7 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -25,13 +26,37 @@ impl TestApp {
     }
 
     pub fn spawn_with(args: &[String]) -> TestApp {
+        TestApp::start(args, "warn", Stdio::inherit(), &[])
+    }
+
+    /// Starts a backend logging at `rust_log`, with `env` added to its environment, and
+    /// collects what it writes on stderr.
+    pub fn spawn_logged(args: &[String], rust_log: &str, env: &[(&str, &str)]) -> (TestApp, Logs) {
+        let mut app = TestApp::start(args, rust_log, Stdio::piped(), env);
+        let logs = Logs::default();
+        let stderr = app.child.stderr.take().unwrap();
+        let lines = Arc::clone(&logs.lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).split(b'\n') {
+                let Ok(line) = line else { break };
+                lines
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&line).into_owned());
+            }
+        });
+        (app, logs)
+    }
+
+    fn start(args: &[String], rust_log: &str, stderr: Stdio, env: &[(&str, &str)]) -> TestApp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_backend"))
             .args(["--port", "0", "--workers", "2"])
             .args(["--static-dir", static_dir().to_str().unwrap()])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", rust_log)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("the backend binary starts");
         let mut line = String::new();
@@ -52,6 +77,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// `POST /analyze` with an `Idempotency-Key` header holding `key` as given.
+    pub async fn analyze_with_key(&self, text: &str, key: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/analyze"))
+            .header("idempotency-key", key)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .expect("POST /analyze")
     }
 
     pub async fn analyze(&self, text: &str) -> reqwest::Response {
@@ -121,6 +157,35 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The lines a backend wrote on stderr so far.
+#[derive(Default, Clone)]
+pub struct Logs {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Logs {
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until a line contains `needle`, then returns every line so far.
+    pub fn wait_for(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let lines = self.lines();
+            if lines.iter().any(|line| line.contains(needle)) {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} in:\n{}",
+                lines.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -3,7 +3,11 @@
 //! One writer connection per process takes the batches of the group committer; readers come from
 //! a pool so history pages never wait behind a commit. WAL lets readers and the writer of every
 //! process work at once, and writers of different processes take turns through an
-//! advisory lock on a sidecar file.
+//! advisory lock on a sidecar file. Idempotency keys live in a column under a unique index
+//! (`schema`), which settles repeated keys within a batch and across processes (`insert`).
+
+mod insert;
+mod schema;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -14,10 +18,10 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, params};
 use vader::Scores;
 
-use super::{HistoryPage, Store, StoreError};
+use super::{HistoryPage, Outcome, Store, StoreError};
 use crate::analysis::{Analysis, NewAnalysis};
 use crate::configuration::{SqliteSynchronous, StoreSettings};
 
@@ -26,19 +30,9 @@ use crate::configuration::{SqliteSynchronous, StoreSettings};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READER_POOL_SIZE: u32 = 8;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS analyses (
-    id INTEGER PRIMARY KEY,
-    text TEXT NOT NULL,
-    neg REAL NOT NULL,
-    neu REAL NOT NULL,
-    pos REAL NOT NULL,
-    compound REAL NOT NULL,
-    created_at_ms INTEGER NOT NULL
-);";
-
 pub struct SqliteStore {
     path: PathBuf,
+    idempotency_window: Duration,
     writer: Arc<Mutex<Writer>>,
     readers: Pool<SqliteConnectionManager>,
 }
@@ -61,6 +55,7 @@ impl SqliteStore {
             .build(manager)?;
         Ok(Self {
             path,
+            idempotency_window: settings.idempotency_window,
             writer: Arc::new(Mutex::new(writer)),
             readers,
         })
@@ -123,7 +118,7 @@ fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection
             source,
         })?;
     }
-    let connection = Connection::open(path)?;
+    let mut connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match synchronous {
@@ -131,42 +126,8 @@ fn open_writer(path: &Path, synchronous: SqliteSynchronous) -> Result<Connection
         SqliteSynchronous::Normal => "NORMAL",
     };
     connection.pragma_update(None, "synchronous", synchronous)?;
-    connection.execute_batch(SCHEMA)?;
+    schema::migrate(&mut connection)?;
     Ok(connection)
-}
-
-/// Inserts the batch in one transaction. IMMEDIATE takes SQLite's write lock up front, so a wait
-/// on a client outside our lock happens under `busy_timeout`, not halfway through the batch.
-fn insert_all(
-    connection: &mut Connection,
-    batch: Vec<NewAnalysis>,
-) -> Result<Vec<Analysis>, StoreError> {
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut ids = Vec::with_capacity(batch.len());
-    {
-        let mut insert = transaction.prepare_cached(
-            "INSERT INTO analyses (text, neg, neu, pos, compound, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for analysis in &batch {
-            let scores = analysis.scores;
-            insert.execute(params![
-                analysis.text,
-                scores.neg,
-                scores.neu,
-                scores.pos,
-                scores.compound,
-                analysis.created_at.timestamp_millis()
-            ])?;
-            ids.push(transaction.last_insert_rowid());
-        }
-    }
-    transaction.commit()?;
-    Ok(batch
-        .into_iter()
-        .zip(ids)
-        .map(|(analysis, id)| analysis.stored_as(id.to_string()))
-        .collect())
 }
 
 fn parse_cursor(before: &str) -> Result<i64, StoreError> {
@@ -193,8 +154,9 @@ fn row_to_analysis(row: &rusqlite::Row<'_>) -> rusqlite::Result<Analysis> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Analysis>, StoreError> {
+    async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError> {
         let writer = Arc::clone(&self.writer);
+        let window = self.idempotency_window;
         let lock_path = self.writer_lock_path();
         self.blocking(move || {
             let mut writer = writer
@@ -207,7 +169,7 @@ impl Store for SqliteStore {
             };
             // The kernel releases the lock if this process dies while holding it.
             turn.lock().map_err(lock_error)?;
-            let inserted = insert_all(connection, batch);
+            let inserted = insert::insert_all(connection, batch, window);
             turn.unlock().map_err(lock_error)?;
             inserted
         })

@@ -53,14 +53,39 @@ async function request(url, options) {
   return response;
 }
 
-/** POST /analyze: returns the stored analysis `{id, text, sentiment, label, scores, created_at}`. */
+/** Pause before the one retry of an analysis the service could not take. */
+export const RETRY_DELAY_MS = 600;
+
+/**
+ * A fresh `Idempotency-Key` value: 128 random bits as a quoted string. getRandomValues works
+ * on plain-HTTP pages too, where crypto.randomUUID does not.
+ */
+function newIdempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `"${Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}"`;
+}
+
+/**
+ * POST /analyze: returns the stored analysis `{id, text, sentiment, label, scores, created_at}`.
+ * When the service could not be reached or was busy, it is asked once more with the same
+ * Idempotency-Key: the server answers a repeat with the analysis stored the first time, so a
+ * text is never stored twice however the first attempt ended.
+ */
 export async function analyze(text) {
-  const response = await request("/analyze", {
-    method: "POST",
-    headers: { Accept: "application/json", "Content-Type": "application/json" },
-    body: JSON.stringify({ text }),
-  });
-  return response.json();
+  const send = (key) =>
+    request("/analyze", {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify({ text }),
+    });
+  const key = newIdempotencyKey();
+  try {
+    return (await send(key)).json();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.kind !== "unavailable") throw error;
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, RETRY_DELAY_MS));
+    return (await send(key)).json();
+  }
 }
 
 /** Extracts the rel="next" target from a Link header, or null. */

@@ -53,7 +53,9 @@ class SentimentUser(FastHttpUser):
         with self.client.post(
             "/analyze",
             json={"text": text},
-            headers={"X-Client-Id": self.client_id},
+            # As the page does: a key per analysis lets the balancer retry it on another
+            # worker after a timeout or a broken connection without storing it twice.
+            headers={"X-Client-Id": self.client_id, "Idempotency-Key": f'"{uuid.uuid4().hex}"'},
             catch_response=True,
         ) as response:
             if response.status_code != 200:

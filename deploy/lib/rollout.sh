@@ -146,22 +146,24 @@ gate_requests() {
 
 # The gate of a host on a release: ready, and a real request stored and read back.
 gate() {
-	local name=$1 release=$2 base what
+	local name=$1 release=$2 base what ready
+	# The balancer keeps backends' /readyz private (proxy.private_paths): through it, a
+	# worker's /healthz shows the balancer is up and forwarding.
 	if [[ $(role_of "$name") == balancer ]]; then
-		base="$(balancer_local_url)" what="release $release on $name (through the balancer)"
+		base="$(balancer_local_url)" what="release $release on $name (through the balancer)" ready=/healthz
 	else
-		base="$(backend_url "$name")" what="release $release on $name"
+		base="$(backend_url "$name")" what="release $release on $name" ready=/readyz
 	fi
 	if ((DRY_RUN)); then
-		host_exec "$(balancer_host)" curl -sS -m 3 -o /dev/null -w '%{http_code}' "$base/readyz"
+		host_exec "$(balancer_host)" curl -sS -m 3 -o /dev/null -w '%{http_code}' "$base$ready"
 		host_exec "$(balancer_host)" curl -sS --fail-with-body -m 10 -H 'Content-Type: application/json' -d '<check>' "$base/analyze"
 		host_exec "$(balancer_host)" curl -fsS -m 10 -H 'Cache-Control: no-cache' "$base/history?limit=500"
 		return 0
 	fi
-	if ! wait_readyz "$base/readyz" || ! gate_requests "$base" "$what"; then
+	if ! wait_readyz "$base$ready" || ! gate_requests "$base" "$what"; then
 		return 1
 	fi
-	log "$name: passed its gate on release $release (/readyz, POST /analyze, GET /history)"
+	log "$name: passed its gate on release $release ($ready, POST /analyze, GET /history)"
 }
 
 # Points NAME at release CURRENT (PREVIOUS behind it), restarting its service

@@ -28,8 +28,8 @@ status=$?
 expect "rollback --dry-run exits 0" test "$status" -eq 0
 expect "rollback: reads every host's releases before moving one" bash -c "
 	[[ \$(grep -n 'sentiment-release status' '$work/rollback.out' | sed -n 3p | cut -d: -f1) -lt \$(grep -n 'sentiment-release point' '$work/rollback.out' | sed -n 1p | cut -d: -f1) ]]"
-expect "rollback: workers drained and gated one at a time, then the balancer" test "$(grep -oE '/drain|/readyz|127\.0\.0\.1:80/analyze' "$work/rollback.out" | paste -sd' ')" = \
-	"/drain /readyz /drain /readyz /readyz 127.0.0.1:80/analyze"
+expect "rollback: workers drained and gated one at a time, then the balancer" test "$(grep -oE '/drain|/readyz|/healthz|127\.0\.0\.1:80/analyze' "$work/rollback.out" | paste -sd' ')" = \
+	"/drain /readyz /drain /readyz /healthz 127.0.0.1:80/analyze"
 
 "$deploy/backup" --dry-run >"$work/backup.out" 2>&1
 status=$?

@@ -179,6 +179,9 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
     await page.locator("#analyze-form[aria-busy=false]").waitFor();
     assert.equal((await button.textContent()).trim(), "Analyse");
 
+    // Every submit carries its own key, so a retry can never store the text twice.
+    assert.match((await response).request().headers()["idempotency-key"], /^"[0-9a-f]{32}"$/);
+
     // Same text, same deterministic analysis as the direct API call.
     assert.equal(analysis.label, expected.label);
     assert.equal(analysis.sentiment, expected.sentiment);
@@ -308,6 +311,35 @@ describe("sentiment page end to end", { timeout: 600_000 }, () => {
         await shot.context().close();
       }
     }
+  });
+
+  test("a submit the service could not take is sent once more with the same key, and shown once", async () => {
+    const text = "Retried once, stored once, and that is fine";
+    const keys = [];
+    await page.route("**/analyze", async (route) => {
+      keys.push(route.request().headers()["idempotency-key"]);
+      if (keys.length === 1) {
+        // The first answer is lost as if a proxy had failed after the backend stored it.
+        const stored = await route.fetch();
+        assert.equal(stored.status(), 200);
+        await route.fulfill({ status: 502, contentType: "application/json", body: '{"error":"bad_gateway","message":"lost"}' });
+      } else {
+        await route.continue();
+      }
+    });
+    problems.expectFailedResource("/analyze", "status of 502");
+    const response = page.waitForResponse(
+      (candidate) => new URL(candidate.url()).pathname === "/analyze" && candidate.status() === 200,
+    );
+    await submitWithKeyboard(page, text);
+    const analysis = await (await response).json();
+    await page.unroute("**/analyze");
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], keys[1]);
+    assert.equal((await response).headers()["idempotent-replayed"], "true");
+    await page.locator(`#history-list > li[data-id="${analysis.id}"]`).waitFor();
+    const history = await (await api("/history?limit=100")).json();
+    assert.equal(history.filter((item) => item.text === text).length, 1, "stored once");
   });
 
   test("with every worker stopped, a submit shows the unreachable notice and the form stays usable", async () => {

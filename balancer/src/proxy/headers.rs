@@ -223,12 +223,6 @@ fn format_ip(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     &buf[..end]
 }
 
-/// The backend's rule for a client's request id, so both ends keep the same one: 1 to 128
-/// visible ASCII characters.
-fn accepts_request_id(value: &[u8]) -> bool {
-    (1..=128).contains(&value.len()) && value.iter().all(u8::is_ascii_graphic)
-}
-
 /// Issues `X-Request-Id`s unique within this process and unlikely to repeat across restarts.
 #[derive(Debug)]
 pub struct RequestIds {
@@ -254,7 +248,8 @@ impl RequestIds {
         if let Some(id) = req
             .headers()
             .get(X_REQUEST_ID)
-            .filter(|v| accepts_request_id(v.as_bytes()))
+            // The backend's own rule, so client, balancer and backend keep one id.
+            .filter(|v| backend::middleware::accepts_request_id(v.as_bytes()))
         {
             return id.clone();
         }

@@ -101,6 +101,21 @@ pub enum StoreError {
     TimedOut(Duration),
 }
 
+impl StoreError {
+    /// What failed, without the volatile parts of the text: a batch failure is its inner cause,
+    /// a MongoDB error its kind (server selection, I/O, command...), anything else its text.
+    /// The outage log says each cause once.
+    pub fn cause(&self) -> String {
+        match self {
+            StoreError::BatchFailed(inner) => inner.cause(),
+            StoreError::Mongo(error) => {
+                format!("MongoDB {:?}", std::mem::discriminant(&*error.kind))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch of analyses, with one outcome per analysis in the order given. An

@@ -3,8 +3,12 @@
 //! Clients only learn that the store is unavailable (the driver's text can name hosts and
 //! topology); the detail is written here at WARN. A detail already logged is logged again only
 //! every few minutes, so a balancer probing `/readyz` twice a second does not flood the log
-//! (several details are remembered: readiness, writes and index creation fail with different
-//! texts during one outage); when the store answers again, that is logged once at INFO.
+//! (several causes are remembered: readiness, writes and index creation can fail differently
+//! during one outage); when the store answers again, that is logged once at INFO.
+//!
+//! A detail is recognised by its cause ([`StoreError::cause`]), not by its text: the MongoDB
+//! driver prints its error labels from a hash set, so one refused connection reads differently
+//! from one probe to the next.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -21,13 +25,12 @@ static OUTAGE: LazyLock<Mutex<OutageLog>> = LazyLock::new(Mutex::default);
 
 /// Records that the store failed with `error` and logs it unless that was just said.
 pub fn report_unavailable(error: &StoreError) {
-    let detail = error.to_string();
     let should_log = OUTAGE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .failed(detail.clone(), Instant::now());
+        .failed(error.cause(), Instant::now());
     if should_log {
-        log::warn!("the store is unavailable: {detail}");
+        log::warn!("the store is unavailable: {error}");
     }
 }
 
@@ -42,17 +45,17 @@ pub fn report_recovery() {
     }
 }
 
-/// The details logged during the current outage, and when each was last logged.
+/// The causes logged during the current outage, and when each was last logged.
 #[derive(Debug, Default)]
 struct OutageLog {
     logged: HashMap<String, Instant>,
 }
 
 impl OutageLog {
-    /// Whether a failure with `detail` at `now` should be logged.
-    fn failed(&mut self, detail: String, now: Instant) -> bool {
+    /// Whether a failure from `cause` at `now` should be logged.
+    fn failed(&mut self, cause: String, now: Instant) -> bool {
         let recent = |logged_at: &Instant| now.duration_since(*logged_at) < REMINDER_INTERVAL;
-        if self.logged.get(&detail).is_some_and(recent) {
+        if self.logged.get(&cause).is_some_and(recent) {
             return false;
         }
         if self.logged.len() >= REMEMBERED_DETAILS {
@@ -61,7 +64,7 @@ impl OutageLog {
                 self.logged.clear();
             }
         }
-        self.logged.insert(detail, now);
+        self.logged.insert(cause, now);
         true
     }
 
@@ -99,6 +102,29 @@ mod tests {
             assert!(!log.failed("ping failed".into(), now));
             assert!(!log.failed("write failed".into(), now));
         }
+    }
+
+    #[test]
+    fn one_cause_is_one_detail_whatever_its_text() {
+        let refused = |text: &str| {
+            StoreError::Mongo(mongodb::error::Error::from(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                text.to_owned(),
+            )))
+        };
+        let first = refused("labels: {\"A\", \"B\"}");
+        let reordered = refused("labels: {\"B\", \"A\"}");
+        assert_ne!(first.to_string(), reordered.to_string());
+        assert_eq!(first.cause(), reordered.cause());
+        let in_a_batch = StoreError::BatchFailed(std::sync::Arc::new(refused("x")));
+        assert_eq!(in_a_batch.cause(), first.cause());
+        assert_ne!(StoreError::ShuttingDown.cause(), first.cause());
+
+        let mut log = OutageLog::default();
+        let now = Instant::now();
+        assert!(log.failed(first.cause(), now));
+        assert!(!log.failed(reordered.cause(), now));
+        assert!(!log.failed(in_a_batch.cause(), now));
     }
 
     #[test]

@@ -10,11 +10,12 @@
 //! any response still owed for earlier requests.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use actix_web::http::{StatusCode, Uri};
+use actix_web::http::StatusCode;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -253,11 +254,24 @@ enum Framing {
     Unfollowed,
 }
 
+/// Whether actix-http will accept `target` as a request URI. An origin-form target made of the
+/// bytes `http::Uri` always accepts in a path and query is answered by a scan; anything else
+/// (absolute-form, `*`, rarer bytes) by `Uri` itself, which copies the target and so is kept
+/// off the common path.
+fn target_is_valid(target: &str) -> bool {
+    let plain = |byte: &u8| matches!(byte, b'!' | b'$'..=b';' | b'=' | b'?'..=b'_' | b'a'..=b'z' | b'|' | b'~');
+    // `http::Uri` refuses URIs of u16::MAX bytes or more.
+    let short = target.len() < usize::from(u16::MAX);
+    short && target.starts_with('/') && target.as_bytes().iter().all(plain)
+        || actix_web::http::Uri::try_from(target).is_ok()
+}
+
 /// Checks a head as actix-http's decoder does (RFC 9112): `None` while it is incomplete.
 fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut slots);
-    let length = match request.parse(bytes) {
+    // Uninitialised slots: zeroing 96 of them would cost more than parsing a small head.
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let length = match request.parse_with_uninit_headers(bytes, &mut slots) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if bytes.len() > MAX_HEAD_BYTES => {
             return Err(Violation::TooLarge);
@@ -270,13 +284,13 @@ fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
             ));
         }
     };
-    let http11 = request.version == Some(1);
-    let method = request.method.unwrap_or_default();
-    if request.path.is_none_or(|path| Uri::try_from(path).is_err()) {
+    if !request.path.is_some_and(target_is_valid) {
         return Err(Violation::Malformed(
             "The request target is not a valid URI.",
         ));
     }
+    let http11 = request.version == Some(1);
+    let method = request.method.unwrap_or_default();
     let (mut content_length, mut transfer_encoding, mut hosts) = (None, None, 0);
     let mut websocket = false;
     for field in request.headers.iter() {
@@ -450,6 +464,31 @@ mod tests {
             .refusal
             .map(|r| String::from_utf8_lossy(&r).into_owned());
         (passed, refusal)
+    }
+
+    #[test]
+    fn the_target_scan_agrees_with_actix_http_on_every_byte() {
+        for byte in 0x21u8..0x7f {
+            for target in [
+                format!("/a{}b", byte as char),
+                format!("/p?q={}", byte as char),
+            ] {
+                assert_eq!(
+                    target_is_valid(&target),
+                    actix_web::http::Uri::try_from(target.as_str()).is_ok(),
+                    "{target:?}"
+                );
+            }
+        }
+        for target in ["*", "http://example.com/x", "example.com:443", "/", "//x"] {
+            assert_eq!(
+                target_is_valid(target),
+                actix_web::http::Uri::try_from(target).is_ok(),
+                "{target:?}"
+            );
+        }
+        let too_long = format!("/{}", "a".repeat(70_000));
+        assert!(!target_is_valid(&too_long), "http::Uri caps a URI's length");
     }
 
     #[tokio::test]

@@ -1,0 +1,75 @@
+"""Shared parts of the side-by-side benchmarks (bench-proxy, bench-cpu): child processes stopped
+in reverse order, the tuned peer configurations of loadtest/peers, and waiting for a URL."""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERS = ROOT / "loadtest" / "peers"
+RELEASE = ROOT / "target" / "release"
+
+# What our balancer adds to every proxied exchange; --same-headers makes nginx do it too.
+SAME_HEADERS = """proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Request-Id $request_id;
+            add_header X-Upstream $upstream_addr;"""
+
+
+class Processes:
+    """Every child started by a benchmark, each in its own session, stopped in reverse order."""
+
+    def __init__(self):
+        self.children = []
+
+    def start(self, argv, cpu=None, **kwargs):
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu)] + list(argv)
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        self.children.append(child)
+        return child
+
+    def stop_all(self):
+        for child in reversed(self.children):
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        for child in reversed(self.children):
+            try:
+                child.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        self.children = []
+
+
+def wait_http(url, limit=30.0, what="benchmark"):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"{what}: {url} never answered 200")
+
+
+def render_peer(scratch, name, workers=1, same_headers=False):
+    """Writes loadtest/peers/NAME.*.tmpl into `scratch` with its folders; returns the path."""
+    template = next(PEERS.glob(f"{name}.*.tmpl"))
+    text = template.read_text().replace("@P@", str(scratch)).replace("@WORKERS@", str(workers))
+    if same_headers:
+        text = text.replace("proxy_set_header Host $host;", SAME_HEADERS)
+    for sub in ["run", "logs", f"tmp/{name}", "cache/nginx"]:
+        os.makedirs(os.path.join(scratch, sub), exist_ok=True)
+    path = os.path.join(scratch, template.name.removesuffix(".tmpl"))
+    with open(path, "w") as conf:
+        conf.write(text)
+    return path

@@ -7,15 +7,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use tokio::net::TcpStream;
 
+use super::body_decoder::{BodyDecoder, Decoded};
 use super::pool::{Pool, SlotRef};
 use super::response::BodyFraming;
-
-/// Longest chunk-size or trailer line accepted.
-const MAX_LINE: usize = 4096;
 
 /// Where a finished connection is returned.
 pub struct Home {
@@ -24,24 +22,12 @@ pub struct Home {
 }
 
 pub struct BodyReader {
+    /// `None` once the body has ended or failed.
     stream: Option<TcpStream>,
     buf: BytesMut,
-    state: State,
+    decoder: BodyDecoder,
     keep_alive: bool,
     home: Home,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum State {
-    /// This many body bytes are still to come.
-    Length(u64),
-    UntilClose,
-    ChunkSize,
-    ChunkData(u64),
-    /// The CRLF after a chunk's data.
-    ChunkEnd,
-    Trailers,
-    Done,
 }
 
 impl BodyReader {
@@ -53,16 +39,10 @@ impl BodyReader {
         keep_alive: bool,
         home: Home,
     ) -> Self {
-        let state = match framing {
-            BodyFraming::Empty => State::Length(0),
-            BodyFraming::Length(n) => State::Length(n),
-            BodyFraming::Chunked => State::ChunkSize,
-            BodyFraming::UntilClose => State::UntilClose,
-        };
         Self {
             stream: Some(stream),
             buf,
-            state,
+            decoder: BodyDecoder::new(framing),
             // Only the close marks the end of such a body, so the connection cannot be reused.
             keep_alive: keep_alive && framing != BodyFraming::UntilClose,
             home,
@@ -71,7 +51,6 @@ impl BodyReader {
 
     /// Ends the body; a connection left exactly at the end of a keep-alive response is reused.
     fn finish(&mut self) {
-        self.state = State::Done;
         if let Some(stream) = self.stream.take()
             && self.keep_alive
             && self.buf.is_empty()
@@ -81,38 +60,21 @@ impl BodyReader {
     }
 
     fn fail(&mut self, error: io::Error) -> Poll<Option<io::Result<Bytes>>> {
-        self.state = State::Done;
         self.stream = None;
         Poll::Ready(Some(Err(error)))
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` is the end of the stream.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(Ok(0));
-        };
-        if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(16 << 10);
+    fn poll_fill(
+        stream: &mut TcpStream,
+        buf: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 << 10);
         }
-        tokio_util::io::poll_read_buf(Pin::new(stream), cx, &mut self.buf)
+        tokio_util::io::poll_read_buf(Pin::new(stream), cx, buf)
     }
-
-    /// Up to `wanted` buffered bytes.
-    fn take(&mut self, wanted: u64) -> Bytes {
-        let n = wanted.min(self.buf.len() as u64) as usize;
-        self.buf.split_to(n).freeze()
-    }
-}
-
-fn cut_short() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "the backend closed the connection before the end of the body",
-    )
-}
-
-fn invalid(what: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 impl Stream for BodyReader {
@@ -121,84 +83,34 @@ impl Stream for BodyReader {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            match this.state {
-                State::Done => return Poll::Ready(None),
-                State::Length(0) => {
-                    this.finish();
-                    return Poll::Ready(None);
-                }
-                State::Length(left) | State::ChunkData(left) if !this.buf.is_empty() => {
-                    let data = this.take(left);
-                    let left = left - data.len() as u64;
-                    this.state = match this.state {
-                        State::Length(_) => State::Length(left),
-                        _ if left == 0 => State::ChunkEnd,
-                        _ => State::ChunkData(left),
-                    };
-                    if matches!(this.state, State::Length(0)) {
+            let Some(stream) = this.stream.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.decoder.decode(&mut this.buf) {
+                Ok(Decoded::Data(data)) => {
+                    // A sized body's last bytes free the connection at once: the consumer
+                    // may stop polling when it has counted them all.
+                    if this.decoder.is_complete() {
                         this.finish();
                     }
                     return Poll::Ready(Some(Ok(data)));
                 }
-                State::UntilClose if !this.buf.is_empty() => {
-                    return Poll::Ready(Some(Ok(this.buf.split().freeze())));
+                Ok(Decoded::End) => {
+                    this.finish();
+                    return Poll::Ready(None);
                 }
-                State::UntilClose => match ready!(this.poll_fill(cx)) {
-                    Ok(0) => {
-                        this.finish();
-                        return Poll::Ready(None);
-                    }
+                Ok(Decoded::NeedMore) => match ready!(Self::poll_fill(stream, &mut this.buf, cx)) {
+                    Ok(0) => match this.decoder.end_of_stream() {
+                        Ok(()) => {
+                            this.finish();
+                            return Poll::Ready(None);
+                        }
+                        Err(error) => return this.fail(error),
+                    },
                     Ok(_) => {}
                     Err(error) => return this.fail(error),
                 },
-                State::ChunkSize => match httparse::parse_chunk_size(&this.buf) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        this.buf.advance(used);
-                        this.state = if size == 0 {
-                            State::Trailers
-                        } else {
-                            State::ChunkData(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) if this.buf.len() < MAX_LINE => {
-                        match ready!(this.poll_fill(cx)) {
-                            Ok(0) => return this.fail(cut_short()),
-                            Ok(_) => {}
-                            Err(error) => return this.fail(error),
-                        }
-                    }
-                    _ => return this.fail(invalid("invalid chunk size")),
-                },
-                State::ChunkEnd if this.buf.len() >= 2 => {
-                    if &this.buf[..2] != b"\r\n" {
-                        return this.fail(invalid("chunk data not followed by CRLF"));
-                    }
-                    this.buf.advance(2);
-                    this.state = State::ChunkSize;
-                }
-                State::Trailers => match this.buf.windows(2).position(|w| w == b"\r\n") {
-                    Some(0) => {
-                        this.buf.advance(2);
-                        this.finish();
-                        return Poll::Ready(None);
-                    }
-                    // Trailer fields are not forwarded (the head is already sent); skip them.
-                    Some(end) => this.buf.advance(end + 2),
-                    None if this.buf.len() < MAX_LINE => match ready!(this.poll_fill(cx)) {
-                        Ok(0) => return this.fail(cut_short()),
-                        Ok(_) => {}
-                        Err(error) => return this.fail(error),
-                    },
-                    None => return this.fail(invalid("trailer line too long")),
-                },
-                // Length, ChunkData or ChunkEnd with too few bytes buffered.
-                State::Length(_) | State::ChunkData(_) | State::ChunkEnd => {
-                    match ready!(this.poll_fill(cx)) {
-                        Ok(0) => return this.fail(cut_short()),
-                        Ok(_) => {}
-                        Err(error) => return this.fail(error),
-                    }
-                }
+                Err(error) => return this.fail(error),
             }
         }
     }

@@ -13,7 +13,10 @@
 //! of that; `loadtest/bench-proxy` has the figures. awc still runs the health checks.
 
 mod body;
+mod body_decoder;
 mod error;
+#[cfg(test)]
+mod framing_properties;
 mod pool;
 mod request;
 mod response;

@@ -36,3 +36,21 @@ impl CacheStatus {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_cache_values_are_the_documented_wire_values() {
+        let values = [
+            CacheStatus::Hit,
+            CacheStatus::Miss,
+            CacheStatus::Stale,
+            CacheStatus::Expired,
+            CacheStatus::Bypass,
+        ]
+        .map(CacheStatus::header_value);
+        assert_eq!(values, ["HIT", "MISS", "STALE", "EXPIRED", "BYPASS"]);
+    }
+}

@@ -285,6 +285,30 @@ mod tests {
     use actix_web::test::TestRequest;
 
     #[test]
+    fn each_status_is_counted_once_in_its_own_counter() {
+        let stats = CacheStats::default();
+        for status in [
+            CacheStatus::Hit,
+            CacheStatus::Miss,
+            CacheStatus::Miss,
+            CacheStatus::Stale,
+            CacheStatus::Expired,
+            CacheStatus::Bypass,
+        ] {
+            stats.record(status);
+        }
+        let counts = [
+            &stats.hits,
+            &stats.misses,
+            &stats.stale,
+            &stats.expired,
+            &stats.bypass,
+        ]
+        .map(|counter| counter.load(Ordering::Relaxed));
+        assert_eq!(counts, [1, 2, 1, 1, 1]);
+    }
+
+    #[test]
     fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
         let cache =
             HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();

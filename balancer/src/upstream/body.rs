@@ -17,8 +17,8 @@ use super::response::BodyFraming;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
-/// Where a finished connection is returned.
-pub struct Home {
+/// Where a finished connection is checked back in.
+pub struct PoolCheckin {
     pub pool: Rc<Pool>,
     pub slot: SlotRef,
 }
@@ -28,7 +28,7 @@ pub struct BodyReader {
     buf: BytesMut,
     state: State,
     keep_alive: bool,
-    home: Home,
+    return_to: PoolCheckin,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,7 @@ impl BodyReader {
         buf: BytesMut,
         framing: BodyFraming,
         keep_alive: bool,
-        home: Home,
+        return_to: PoolCheckin,
     ) -> Self {
         let state = match framing {
             BodyFraming::Empty => State::Length(0),
@@ -65,7 +65,7 @@ impl BodyReader {
             state,
             // Only the close marks the end of such a body, so the connection cannot be reused.
             keep_alive: keep_alive && framing != BodyFraming::UntilClose,
-            home,
+            return_to,
         }
     }
 
@@ -76,7 +76,7 @@ impl BodyReader {
             && self.keep_alive
             && self.buf.is_empty()
         {
-            self.home.pool.checkin(&self.home.slot, stream);
+            self.return_to.pool.checkin(&self.return_to.slot, stream);
         }
     }
 
@@ -220,7 +220,7 @@ mod tests {
         let (mut peer, _) = listener.accept().await.unwrap();
         let pool = Rc::new(Pool::new(4, std::time::Duration::from_secs(4)));
         let slot = pool.slot(&address);
-        let home = Home {
+        let return_to = PoolCheckin {
             pool: pool.clone(),
             slot: slot.clone(),
         };
@@ -235,7 +235,7 @@ mod tests {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         });
-        let mut reader = BodyReader::new(stream, BytesMut::new(), framing, true, home);
+        let mut reader = BodyReader::new(stream, BytesMut::new(), framing, true, return_to);
         let mut body = Vec::new();
         let mut failed = false;
         while let Some(chunk) = reader.next().await {

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod backends;
 pub mod cache;
 pub mod configuration;
+pub mod header_names;
 pub mod health;
 pub mod limits;
 pub mod listener;

@@ -17,12 +17,13 @@ use actix_web::http::Method;
 use actix_web::http::header::HeaderName;
 
 pub use coalesce::{Coalescer, Leader, NoOutcome, Outcome, Role, follow};
-pub use entry::{CachedResponse, Freshness};
+pub use entry::{CachedResponse, Freshness, head_body};
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
 
 use crate::configuration::CacheSettings;
+use crate::header_names::CacheStatus;
 
 /// What the cache knows about a request.
 pub enum Lookup {
@@ -32,15 +33,15 @@ pub enum Lookup {
     /// Past its TTL but still retained for stale serving.
     Stale(CacheKey, Arc<CachedResponse>),
     Miss(CacheKey),
-    /// Recently answered with an uncacheable response: forward without coalescing (like
-    /// Varnish's hit-for-pass), so uncacheable URLs never queue behind one another.
-    Pass,
+    /// Recently answered with an uncacheable response: forward as a miss without coalescing
+    /// (Varnish's hit-for-pass), so uncacheable URLs never queue behind one another.
+    Uncacheable,
 }
 
 /// How long an uncacheable answer lets requests for the same key skip coalescing.
-const PASS_TTL: Duration = Duration::from_secs(5);
+const UNCACHEABLE_TTL: Duration = Duration::from_secs(5);
 /// Bound on remembered uncacheable keys.
-const PASS_CAPACITY: u64 = 100_000;
+const UNCACHEABLE_CAPACITY: u64 = 100_000;
 
 /// `X-Cache` outcomes, counted for metrics.
 #[derive(Debug, Default)]
@@ -53,7 +54,15 @@ pub struct CacheStats {
 }
 
 impl CacheStats {
-    pub fn count(counter: &AtomicU64) {
+    /// Counts one answer labelled `status`.
+    pub fn record(&self, status: CacheStatus) {
+        let counter = match status {
+            CacheStatus::Hit => &self.hits,
+            CacheStatus::Miss => &self.misses,
+            CacheStatus::Stale => &self.stale,
+            CacheStatus::Expired => &self.expired,
+            CacheStatus::Bypass => &self.bypass,
+        };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -83,7 +92,8 @@ impl moka::Expiry<CacheKey, Arc<CachedResponse>> for RetentionExpiry {
 
 pub struct HttpCache {
     store: moka::sync::Cache<CacheKey, Arc<CachedResponse>>,
-    pass: moka::sync::Cache<CacheKey, ()>,
+    /// Keys recently answered with an uncacheable response.
+    uncacheable: moka::sync::Cache<CacheKey, ()>,
     /// `Vary` header names learnt per primary key; only consulted once any response varied.
     vary_index: RwLock<HashMap<CacheKey, Arc<[HeaderName]>>>,
     any_vary: AtomicBool,
@@ -112,13 +122,13 @@ impl HttpCache {
             .expire_after(RetentionExpiry)
             .support_invalidation_closures()
             .build();
-        let pass = moka::sync::Cache::builder()
-            .max_capacity(PASS_CAPACITY)
-            .time_to_live(PASS_TTL)
+        let uncacheable = moka::sync::Cache::builder()
+            .max_capacity(UNCACHEABLE_CAPACITY)
+            .time_to_live(UNCACHEABLE_TTL)
             .build();
         Some(Self {
             store,
-            pass,
+            uncacheable,
             vary_index: RwLock::default(),
             any_vary: AtomicBool::new(false),
             coalescer: Arc::default(),
@@ -165,7 +175,7 @@ impl HttpCache {
         }
         let key = self.full_key(primary, req);
         match self.store.get(&key) {
-            None if self.pass.contains_key(&key) => Lookup::Pass,
+            None if self.uncacheable.contains_key(&key) => Lookup::Uncacheable,
             None => Lookup::Miss(key),
             Some(entry) => match entry.freshness() {
                 Freshness::Fresh => Lookup::Fresh(entry),
@@ -225,7 +235,7 @@ impl HttpCache {
 
     /// The upstream answered `key` with a response that must not be stored.
     pub fn remember_uncacheable(&self, key: CacheKey) {
-        self.pass.insert(key, ());
+        self.uncacheable.insert(key, ());
     }
 
     /// Applies the purge rules after a successful unsafe request.
@@ -275,6 +285,30 @@ mod tests {
     use actix_web::test::TestRequest;
 
     #[test]
+    fn each_status_is_counted_once_in_its_own_counter() {
+        let stats = CacheStats::default();
+        for status in [
+            CacheStatus::Hit,
+            CacheStatus::Miss,
+            CacheStatus::Miss,
+            CacheStatus::Stale,
+            CacheStatus::Expired,
+            CacheStatus::Bypass,
+        ] {
+            stats.record(status);
+        }
+        let counts = [
+            &stats.hits,
+            &stats.misses,
+            &stats.stale,
+            &stats.expired,
+            &stats.bypass,
+        ]
+        .map(|counter| counter.load(Ordering::Relaxed));
+        assert_eq!(counts, [1, 2, 1, 1, 1]);
+    }
+
+    #[test]
     fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
         let cache =
             HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
@@ -283,7 +317,7 @@ mod tests {
             panic!("empty cache must miss");
         };
         cache.remember_uncacheable(key.clone());
-        assert!(matches!(cache.lookup(&req), Lookup::Pass));
+        assert!(matches!(cache.lookup(&req), Lookup::Uncacheable));
 
         let entry = |body: &'static str| {
             Arc::new(CachedResponse::new(

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{BodyStream, BoxBody, MessageBody, SizedStream};
-use actix_web::error::PayloadError;
+use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, Version, header};
 use actix_web::{HttpRequest, web};
 use bytes::{Bytes, BytesMut};
@@ -197,11 +197,9 @@ where
     }
 }
 
-/// The body of a HEAD response: no bytes, but the `Content-Length` a GET would have.
-pub fn head_body(length: u64) -> BoxBody {
-    SizedStream::new(
-        length,
-        futures_util::stream::empty::<Result<Bytes, PayloadError>>(),
-    )
-    .boxed()
+/// The `Content-Length` a message declares, if any.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
 }

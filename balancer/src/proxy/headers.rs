@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::X_REQUEST_ID;
+use crate::header_names::{X_REQUEST_ID, X_UPSTREAM};
 use crate::upstream::RequestHead;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -69,11 +69,7 @@ pub const CONDITIONAL: [HeaderName; 4] = [
 ];
 
 /// Response headers that describe one exchange, not the stored representation.
-pub const PER_RESPONSE: [HeaderName; 3] = [
-    X_REQUEST_ID,
-    header::AGE,
-    HeaderName::from_static("x-upstream"),
-];
+pub const PER_RESPONSE: [HeaderName; 3] = [X_REQUEST_ID, header::AGE, X_UPSTREAM];
 
 /// Headers the proxy sets itself: a client's copies are dropped, or, from a trusted proxy,
 /// passed on and extended.

@@ -15,8 +15,8 @@ use super::body_decoder::{BodyDecoder, Decoded};
 use super::pool::{Pool, SlotRef};
 use super::response::BodyFraming;
 
-/// Where a finished connection is returned.
-pub struct Home {
+/// Where a finished connection is checked back in.
+pub struct PoolCheckin {
     pub pool: Rc<Pool>,
     pub slot: SlotRef,
 }
@@ -27,7 +27,7 @@ pub struct BodyReader {
     buf: BytesMut,
     decoder: BodyDecoder,
     keep_alive: bool,
-    home: Home,
+    return_to: PoolCheckin,
 }
 
 impl BodyReader {
@@ -37,7 +37,7 @@ impl BodyReader {
         buf: BytesMut,
         framing: BodyFraming,
         keep_alive: bool,
-        home: Home,
+        return_to: PoolCheckin,
     ) -> Self {
         Self {
             stream: Some(stream),
@@ -45,7 +45,7 @@ impl BodyReader {
             decoder: BodyDecoder::new(framing),
             // Only the close marks the end of such a body, so the connection cannot be reused.
             keep_alive: keep_alive && framing != BodyFraming::UntilClose,
-            home,
+            return_to,
         }
     }
 
@@ -55,7 +55,7 @@ impl BodyReader {
             && self.keep_alive
             && self.buf.is_empty()
         {
-            self.home.pool.checkin(&self.home.slot, stream);
+            self.return_to.pool.checkin(&self.return_to.slot, stream);
         }
     }
 
@@ -132,7 +132,7 @@ mod tests {
         let (mut peer, _) = listener.accept().await.unwrap();
         let pool = Rc::new(Pool::new(4, std::time::Duration::from_secs(4)));
         let slot = pool.slot(&address);
-        let home = Home {
+        let return_to = PoolCheckin {
             pool: pool.clone(),
             slot: slot.clone(),
         };
@@ -147,7 +147,7 @@ mod tests {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         });
-        let mut reader = BodyReader::new(stream, BytesMut::new(), framing, true, home);
+        let mut reader = BodyReader::new(stream, BytesMut::new(), framing, true, return_to);
         let mut body = Vec::new();
         let mut failed = false;
         while let Some(chunk) = reader.next().await {

@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 pub use error::{BodyError, UpstreamError};
 pub use request::{OutgoingBody, RequestHead};
 
-use body::{BodyReader, Home};
+use body::{BodyReader, PoolCheckin};
 use pool::{Pool, SlotRef};
 use request::{COALESCE_BYTES, Framing, encode_chunk};
 use response::{BodyFraming, ResponseHead, parse_head};
@@ -96,23 +96,23 @@ impl UpstreamClient {
         let head = head.freeze();
         if let Some(stream) = self.pool.checkout(&slot) {
             match self
-                .over(stream, &slot, method, &head, rest.as_deref_mut())
+                .exchange(stream, &slot, method, &head, rest.as_deref_mut())
                 .await
             {
                 // The backend may have closed this idle connection just as it was reused. If
                 // not a byte came back, the request was not acted on (RFC 9112 section 9.3.1),
                 // and a replayable idempotent one is sent again on a new connection.
-                Err(Exchange::Unanswered(error))
+                Err(ExchangeError::Unanswered(error))
                     if replayable
                         && matches!(*method, Method::GET | Method::HEAD)
                         && error.blames_backend() => {}
-                result => return result.map_err(Exchange::into_error),
+                result => return result.map_err(ExchangeError::into_error),
             }
         }
         let stream = self.connect(authority).await?;
-        self.over(stream, &slot, method, &head, rest)
+        self.exchange(stream, &slot, method, &head, rest)
             .await
-            .map_err(Exchange::into_error)
+            .map_err(ExchangeError::into_error)
     }
 
     async fn connect(&self, authority: &str) -> Result<TcpStream, UpstreamError> {
@@ -126,22 +126,22 @@ impl UpstreamClient {
     }
 
     /// Writes `bytes`, failing as a timeout when the backend stops reading for too long.
-    async fn write(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), Exchange> {
+    async fn write(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), ExchangeError> {
         match tokio::time::timeout(self.response_timeout, stream.write_all(bytes)).await {
-            Ok(written) => written.map_err(Exchange::unanswered),
-            Err(_) => Err(Exchange::Unanswered(UpstreamError::Timeout)),
+            Ok(written) => written.map_err(ExchangeError::unanswered),
+            Err(_) => Err(ExchangeError::Unanswered(UpstreamError::Timeout)),
         }
     }
 
     /// One request and response head over `stream`; `body` is what did not fit in `head`.
-    async fn over(
+    async fn exchange(
         &self,
         mut stream: TcpStream,
         slot: &SlotRef,
         method: &Method,
         head: &Bytes,
         body: Option<&mut OutgoingBody>,
-    ) -> Result<UpstreamResponse, Exchange> {
+    ) -> Result<UpstreamResponse, ExchangeError> {
         self.write(&mut stream, head).await?;
         if let Some(body) = body {
             self.send_body(&mut stream, body).await?;
@@ -152,12 +152,12 @@ impl UpstreamClient {
             read_head(&mut stream, &mut buf, method),
         )
         .await
-        .map_err(|_| Exchange::Answered(UpstreamError::Timeout))??;
-        let home = Home {
+        .map_err(|_| ExchangeError::Answered(UpstreamError::Timeout))??;
+        let return_to = PoolCheckin {
             pool: self.pool.clone(),
             slot: slot.clone(),
         };
-        Ok(UpstreamResponse::new(head, stream, buf, home))
+        Ok(UpstreamResponse::new(head, stream, buf, return_to))
     }
 
     /// Relays the body after the head: exactly the declared length, or chunked. The client's
@@ -167,14 +167,14 @@ impl UpstreamClient {
         &self,
         stream: &mut TcpStream,
         body: &mut OutgoingBody,
-    ) -> Result<(), Exchange> {
+    ) -> Result<(), ExchangeError> {
         let framing = body.framing();
         let source = match body {
             OutgoingBody::Empty => return Ok(()),
             OutgoingBody::Full(bytes) => return self.write(stream, bytes).await,
             OutgoingBody::Stream { stream: source, .. } => source,
         };
-        let client_fault = |error: BodyError| Exchange::Unanswered(error.into());
+        let client_fault = |error: BodyError| ExchangeError::Unanswered(error.into());
         let mut sent = 0u64;
         let mut frame = BytesMut::new();
         while let Some(chunk) = source.next().await {
@@ -212,9 +212,9 @@ async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     method: &Method,
-) -> Result<ResponseHead, Exchange> {
+) -> Result<ResponseHead, ExchangeError> {
     loop {
-        if let Some((used, head)) = parse_head(buf, method).map_err(Exchange::Answered)? {
+        if let Some((used, head)) = parse_head(buf, method).map_err(ExchangeError::Answered)? {
             let _ = buf.split_to(used);
             // Interim responses (100 Continue, 103 Early Hints) precede the real one.
             if head.status.is_informational() {
@@ -223,29 +223,29 @@ async fn read_head(
             return Ok(head);
         }
         if buf.len() > MAX_HEAD_BYTES {
-            return Err(Exchange::Answered(UpstreamError::Malformed(
+            return Err(ExchangeError::Answered(UpstreamError::Malformed(
                 "response head too large",
             )));
         }
         let answered = !buf.is_empty();
         let read = poll_fn(|cx| read_more(stream, buf, cx)).await;
         match read {
-            Ok(0) if answered => return Err(Exchange::Answered(UpstreamError::Closed)),
-            Ok(0) => return Err(Exchange::Unanswered(UpstreamError::Closed)),
+            Ok(0) if answered => return Err(ExchangeError::Answered(UpstreamError::Closed)),
+            Ok(0) => return Err(ExchangeError::Unanswered(UpstreamError::Closed)),
             Ok(_) => {}
-            Err(error) if answered => return Err(Exchange::Answered(error.into())),
-            Err(error) => return Err(Exchange::unanswered(error)),
+            Err(error) if answered => return Err(ExchangeError::Answered(error.into())),
+            Err(error) => return Err(ExchangeError::unanswered(error)),
         }
     }
 }
 
 /// A failed exchange, split by whether any response byte arrived.
-enum Exchange {
+enum ExchangeError {
     Unanswered(UpstreamError),
     Answered(UpstreamError),
 }
 
-impl Exchange {
+impl ExchangeError {
     fn unanswered(error: std::io::Error) -> Self {
         Self::Unanswered(error.into())
     }
@@ -282,7 +282,12 @@ enum ResponseBody {
 }
 
 impl UpstreamResponse {
-    fn new(head: ResponseHead, stream: TcpStream, mut buf: BytesMut, home: Home) -> Self {
+    fn new(
+        head: ResponseHead,
+        stream: TcpStream,
+        mut buf: BytesMut,
+        return_to: PoolCheckin,
+    ) -> Self {
         let ResponseHead {
             status,
             headers,
@@ -300,11 +305,13 @@ impl UpstreamResponse {
             Some(bytes) => {
                 // Nothing may follow a response on a connection that is reused.
                 if keep_alive && buf.is_empty() {
-                    home.pool.checkin(&home.slot, stream);
+                    return_to.pool.checkin(&return_to.slot, stream);
                 }
                 ResponseBody::Complete(Some(bytes))
             }
-            None => ResponseBody::Reading(BodyReader::new(stream, buf, framing, keep_alive, home)),
+            None => {
+                ResponseBody::Reading(BodyReader::new(stream, buf, framing, keep_alive, return_to))
+            }
         };
         Self {
             status,

@@ -1,19 +1,16 @@
-//! Sending a request upstream: selection (first choice, then fallbacks; every backend up by
-//! active checks when passive signals alone would leave none), in-flight accounting, passive
-//! health that blames only backends, and at most one retry on another backend.
+//! Phase 4, the upstream request: the request head, in-flight accounting, passive health
+//! that blames only backends, and at most one retry on another candidate.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::HttpRequest;
-use actix_web::http::header::HeaderValue;
-
-use super::headers::{client_ip, forward_request_headers};
+use super::ProxyError;
+use super::headers::forward_request_headers;
 use super::retry::Failure;
-use super::{ProxyError, ProxyState};
-use crate::backends::{Backend, InFlight, Snapshot};
-use crate::selection::{HashKey, hash_bytes};
-use crate::upstream::{OutgoingBody, RequestHead, UpstreamClient, UpstreamError, UpstreamResponse};
+use super::state::Session;
+use super::upstream_select::Candidates;
+use crate::backends::{Backend, InFlight};
+use crate::upstream::{OutgoingBody, RequestHead, UpstreamError, UpstreamResponse};
 
 /// A response head from a backend, with the backend still counted as busy.
 pub struct Forwarded {
@@ -24,64 +21,24 @@ pub struct Forwarded {
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-fn selection_key(req: &HttpRequest, state: &ProxyState) -> u64 {
-    if !state.uses_key {
-        return 0;
-    }
-    let header = match &state.hash_key {
-        HashKey::Header(name) => req.headers().get(name),
-        HashKey::ClientIp => None,
-    };
-    match header {
-        Some(value) => hash_bytes(value.as_bytes()),
-        None => match client_ip(req, &state.trusted_proxies) {
-            Some(std::net::IpAddr::V4(ip)) => hash_bytes(&ip.octets()),
-            Some(std::net::IpAddr::V6(ip)) => hash_bytes(&ip.octets()),
-            None => 0,
-        },
-    }
-}
-
-/// Backends to try for `key`, best first: the available ones, or, when passive ejections
-/// leave none, every backend up by active checks (panic mode).
-fn candidates<'a>(
-    snapshot: &'a Snapshot,
-    key: u64,
-    state: &ProxyState,
-) -> Box<dyn Iterator<Item = &'a Arc<Backend>> + 'a> {
-    let mut available = snapshot
-        .selector
-        .iter(key)
-        .filter(|b| b.is_available())
-        .peekable();
-    let panic = available.peek().is_none();
-    state.backends.note_panic(panic);
-    if panic {
-        Box::new(
-            snapshot
-                .selector
-                .iter(key)
-                .filter(|b| b.is_available_in_panic()),
-        )
-    } else {
-        Box::new(available)
-    }
-}
-
-/// Sends `req` with `body` to the selected backend, retrying once where the policy allows.
+/// Sends the request with `body` to the first candidate, retrying once where the policy
+/// allows. A fetch for the cache strips the client's conditionals to get a full copy.
 pub async fn send(
-    req: &HttpRequest,
+    session: &Session<'_>,
     mut body: OutgoingBody,
-    state: &ProxyState,
-    client: &UpstreamClient,
-    request_id: &HeaderValue,
+    candidates: Candidates<'_>,
     strip_conditionals: bool,
 ) -> Result<Forwarded, ProxyError> {
-    let snapshot = state.backends.snapshot_full();
-    let mut candidates = candidates(&snapshot, selection_key(req, state), state);
-    let mut backend = candidates.next().ok_or(ProxyError::NoHealthyBackend {
-        retry_after: state.retry_after,
-    })?;
+    let Session {
+        req,
+        state,
+        client,
+        request_id,
+    } = session;
+    let Candidates {
+        first: mut backend,
+        fallbacks: mut candidates,
+    } = candidates;
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut head = RequestHead::new(req.method(), target);
     forward_request_headers(

@@ -1,0 +1,95 @@
+//! Phase 2, cache lookup: HIT from memory, a coalesced MISS led by one request, an EXPIRED
+//! refresh by one request while the others get STALE, BYPASS when the request opts out.
+
+use std::sync::Arc;
+
+use super::state::Session;
+use crate::cache::{
+    CacheKey, CachedResponse, HttpCache, Leader, Lookup, NoOutcome, Outcome, Role, follow,
+};
+use crate::header_names::CacheStatus;
+
+/// Re-lookups allowed when a leader vanished or a response turned out to vary.
+const MAX_LOOKUPS: usize = 3;
+
+/// What the cache lookup decided.
+pub enum Plan {
+    /// Answer from memory.
+    Serve {
+        entry: Arc<CachedResponse>,
+        status: CacheStatus,
+    },
+    /// Go upstream for this request alone; store nothing.
+    Forward(CacheStatus),
+    /// Go upstream on the cache's behalf and store what may be stored.
+    Fetch(Fetch),
+}
+
+/// An upstream fetch made for the cache.
+pub struct Fetch {
+    pub key: CacheKey,
+    /// Set when other requests wait for this one's outcome.
+    pub leader: Option<Leader>,
+    /// The expired entry being refreshed, served if the upstream fails.
+    pub stale: Option<Arc<CachedResponse>>,
+    /// The purge epoch the fetch started in: a purge since then forbids storing its result.
+    pub epoch: u64,
+}
+
+pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
+    for _ in 0..MAX_LOOKUPS {
+        match cache.lookup(session.req) {
+            Lookup::Bypass => return Plan::Forward(CacheStatus::Bypass),
+            Lookup::Uncacheable => break,
+            Lookup::Fresh(entry) => {
+                return Plan::Serve {
+                    entry,
+                    status: CacheStatus::Hit,
+                };
+            }
+            Lookup::Stale(key, entry) => {
+                if entry.try_begin_revalidation() {
+                    return Plan::Fetch(Fetch {
+                        key,
+                        leader: None,
+                        stale: Some(entry),
+                        epoch: cache.epoch(),
+                    });
+                }
+                return Plan::Serve {
+                    entry,
+                    status: CacheStatus::Stale,
+                };
+            }
+            Lookup::Miss(key) => match cache.coalescer().join(&key) {
+                Role::Leader(leader) => {
+                    return Plan::Fetch(Fetch {
+                        key,
+                        leader: Some(leader),
+                        stale: None,
+                        epoch: cache.epoch(),
+                    });
+                }
+                Role::Follower(slot) => match follow(slot, cache.lock_timeout()).await {
+                    Ok(Outcome::Stored(entry)) if entry.vary.is_empty() => {
+                        return Plan::Serve {
+                            entry,
+                            status: CacheStatus::Hit,
+                        };
+                    }
+                    Ok(Outcome::Stale(entry)) => {
+                        return Plan::Serve {
+                            entry,
+                            status: CacheStatus::Stale,
+                        };
+                    }
+                    // A varying response: look up this request's own variant.
+                    Ok(Outcome::Stored(_)) | Err(NoOutcome::LeaderGone) => continue,
+                    // Like nginx after proxy_cache_lock_timeout: go upstream, store nothing.
+                    Ok(Outcome::NotShared) | Err(NoOutcome::TimedOut) => break,
+                },
+            },
+        }
+    }
+    Plan::Forward(CacheStatus::Miss)
+}

@@ -1,0 +1,194 @@
+//! Phase 5, cache store and purge: what a fetch made for the cache leaves in it (the entry, a
+//! stale answer when the upstream failed, or a note that the key is uncacheable), and what a
+//! successful write purges.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use super::ProxyError;
+use super::body::content_length;
+use super::cache_lookup::Fetch;
+use super::headers::{PER_RESPONSE, end_to_end};
+use super::state::Session;
+use super::upstream_request::Forwarded;
+use crate::cache::{CachedResponse, HttpCache, Outcome};
+use crate::header_names::CacheStatus;
+
+/// What became of a fetch made for the cache.
+pub enum Stored {
+    /// Stored (or, the upstream having failed, the stale entry kept): answer from it.
+    Entry {
+        entry: Arc<CachedResponse>,
+        status: CacheStatus,
+    },
+    /// Not stored: stream the upstream's answer, after `read` (bytes taken while buffering).
+    Stream {
+        forwarded: Forwarded,
+        read: Option<Bytes>,
+        status: CacheStatus,
+    },
+    Failed {
+        error: ProxyError,
+        status: CacheStatus,
+    },
+}
+
+/// Stores the upstream's answer to `fetch` when the policy allows, and tells the requests
+/// waiting on it.
+pub async fn store(
+    session: &Session<'_>,
+    cache: &HttpCache,
+    fetch: Fetch,
+    sent: Result<Forwarded, ProxyError>,
+) -> Stored {
+    let Fetch {
+        key,
+        leader,
+        stale,
+        epoch,
+    } = fetch;
+    let finish = |outcome: Outcome| {
+        if let Some(leader) = leader {
+            leader.finish(outcome);
+        }
+    };
+    let forwarded = match sent {
+        Ok(forwarded) if !forwarded.response.status().is_server_error() => forwarded,
+        failed => {
+            if let Some(entry) = stale {
+                entry.end_revalidation();
+                finish(Outcome::Stale(entry.clone()));
+                return Stored::Entry {
+                    entry,
+                    status: CacheStatus::Stale,
+                };
+            }
+            finish(Outcome::NotShared);
+            let status = CacheStatus::Miss;
+            return match failed {
+                Ok(forwarded) => Stored::Stream {
+                    forwarded,
+                    read: None,
+                    status,
+                },
+                Err(error) => Stored::Failed { error, status },
+            };
+        }
+    };
+    let status = if stale.is_some() {
+        CacheStatus::Expired
+    } else {
+        CacheStatus::Miss
+    };
+    let req = session.req;
+    let response = forwarded.response.headers();
+    let policy = cache.policy();
+    let ttl = policy.ttl(
+        req.method(),
+        forwarded.response.status(),
+        key.path(),
+        response,
+    );
+    let Some(ttl) = ttl else {
+        finish(Outcome::NotShared);
+        cache.remember_uncacheable(key);
+        return Stored::Stream {
+            forwarded,
+            read: None,
+            status,
+        };
+    };
+    let vary = policy.vary_names(response).unwrap_or_default();
+    match buffer(forwarded, cache.max_entry_bytes()).await {
+        Buffered::Complete { forwarded, body } => {
+            let Forwarded {
+                response, backend, ..
+            } = forwarded;
+            let head_length = key
+                .is_head()
+                .then(|| content_length(response.headers()).unwrap_or(0));
+            let headers = end_to_end(response.headers(), &PER_RESPONSE)
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            let entry = Arc::new(CachedResponse::new(
+                response.status(),
+                headers,
+                session.state.upstream_label(&backend),
+                body,
+                head_length,
+                vary,
+                ttl,
+                cache.stale_window(),
+            ));
+            cache.store(&key, req, entry.clone(), epoch);
+            finish(Outcome::Stored(entry.clone()));
+            Stored::Entry { entry, status }
+        }
+        Buffered::TooLarge { forwarded, read } => {
+            finish(Outcome::NotShared);
+            Stored::Stream {
+                forwarded,
+                read: Some(read),
+                status,
+            }
+        }
+        Buffered::Failed => {
+            finish(Outcome::NotShared);
+            if let Some(entry) = &stale {
+                entry.end_revalidation();
+            }
+            Stored::Failed {
+                error: ProxyError::BadGateway,
+                status,
+            }
+        }
+    }
+}
+
+/// A successful unsafe request purges what it made stale.
+pub fn purge_after_write(session: &Session<'_>, forwarded: &Forwarded) {
+    let req = session.req;
+    if let Some(cache) = &session.state.cache
+        && !req.method().is_safe()
+        && forwarded.response.status().is_success()
+    {
+        cache.purge_after_write(req.method(), req.path());
+    }
+}
+
+enum Buffered {
+    Complete {
+        forwarded: Forwarded,
+        body: Bytes,
+    },
+    /// Over the entry limit: what was read so far; the rest still streams.
+    TooLarge {
+        forwarded: Forwarded,
+        read: Bytes,
+    },
+    Failed,
+}
+
+/// Reads the upstream body into memory up to `limit` bytes.
+async fn buffer(mut forwarded: Forwarded, limit: usize) -> Buffered {
+    let expected = content_length(forwarded.response.headers()).unwrap_or(0);
+    let mut body = BytesMut::with_capacity(expected.min(limit as u64) as usize);
+    while let Some(chunk) = forwarded.response.next().await {
+        let Ok(chunk) = chunk else {
+            return Buffered::Failed;
+        };
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            return Buffered::TooLarge {
+                forwarded,
+                read: body.freeze(),
+            };
+        }
+    }
+    Buffered::Complete {
+        forwarded,
+        body: body.freeze(),
+    }
+}

@@ -1,0 +1,45 @@
+//! Phase 1, the request filter: what the edge answers itself (tunnels, protocol switches,
+//! private paths), and whether the rest goes through the cache or around it.
+
+use actix_web::HttpRequest;
+use actix_web::http::{Method, header};
+
+use super::ProxyError;
+use super::body::RequestFraming;
+use super::state::ProxyState;
+use crate::cache::HttpCache;
+
+/// Where an admitted request goes next.
+pub enum Route<'a> {
+    /// A bodiless GET or HEAD with the cache on: look it up.
+    Cache(&'a HttpCache),
+    /// Everything else: forwarded with its body, `X-Cache: BYPASS`.
+    Bypass(RequestFraming),
+}
+
+/// Refuses what never reaches a backend; routes the rest.
+pub fn route<'a>(req: &HttpRequest, state: &'a ProxyState) -> Result<Route<'a>, ProxyError> {
+    if *req.method() == Method::CONNECT {
+        return Err(ProxyError::ConnectRefused);
+    }
+    // An h2c offer may be ignored (RFC 9113 section 3.1); any other switch would make
+    // actix-http read the connection as a raw stream.
+    if let Some(upgrade) = req.headers().get(header::UPGRADE)
+        && !upgrade.as_bytes().trim_ascii().eq_ignore_ascii_case(b"h2c")
+    {
+        return Err(ProxyError::UpgradeRefused);
+    }
+    if state.private_paths.contains(req.path()) {
+        return Err(ProxyError::PrivatePath);
+    }
+    let framing = RequestFraming::of(req);
+    Ok(match &state.cache {
+        Some(cache)
+            if framing == RequestFraming::None
+                && matches!(*req.method(), Method::GET | Method::HEAD) =>
+        {
+            Route::Cache(cache)
+        }
+        _ => Route::Bypass(framing),
+    })
+}

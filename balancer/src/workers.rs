@@ -1,6 +1,7 @@
 //! Managed local workers: the supervisor starts N worker processes on free ports (each prints
 //! `backend listening on http://ADDR`), registers them as backends, restarts one that dies with
 //! exponential back-off, scales the count at run time, and stops them with SIGTERM (awaited).
+//! It also builds each worker's command line: the configured defaults merged with `--worker-arg`.
 
 use std::io;
 use std::path::PathBuf;

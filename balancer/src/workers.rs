@@ -1,6 +1,7 @@
 //! Managed local workers: the supervisor starts N worker processes on free ports (each prints
 //! `backend listening on http://ADDR`), registers them as backends, restarts one that dies with
 //! exponential back-off, scales the count at run time, and stops them with SIGTERM (awaited).
+//! It also builds each worker's command line: the configured defaults merged with `--worker-arg`.
 
 use std::io;
 use std::path::PathBuf;
@@ -56,7 +57,7 @@ impl WorkerSpec {
             Some(command) => (PathBuf::from(command), Vec::new()),
             None => (std::env::current_exe()?, vec!["worker".to_owned()]),
         };
-        args.extend(settings.args.iter().cloned());
+        args.extend(worker_args(&settings.args, &settings.extra_args));
         Ok(Self {
             program,
             args,
@@ -66,6 +67,32 @@ impl WorkerSpec {
             stop_timeout: settings.stop_timeout,
         })
     }
+}
+
+/// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:
+/// an explicit `--worker-arg` wins over the default of the same name. The backend would take
+/// the last of a repeated flag anyway; dropping the default keeps the command line (and
+/// `ps`) unambiguous, and serves a `--worker-command` whose parser refuses repeats.
+fn worker_args(defaults: &[String], extra: &[String]) -> Vec<String> {
+    let flag_name = |arg: &str| arg.split('=').next().unwrap_or(arg).to_owned();
+    let overridden: Vec<String> = extra
+        .iter()
+        .filter(|arg| arg.starts_with("--"))
+        .map(|arg| flag_name(arg))
+        .collect();
+    let mut kept = Vec::with_capacity(defaults.len() + extra.len());
+    let mut args = defaults.iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg.starts_with("--") && overridden.contains(&flag_name(arg)) {
+            if !arg.contains('=') && args.peek().is_some_and(|next| !next.starts_with("--")) {
+                args.next();
+            }
+            continue;
+        }
+        kept.push(arg.clone());
+    }
+    kept.extend(extra.iter().cloned());
+    kept
 }
 
 /// What the admin API shows about a worker slot.
@@ -317,5 +344,39 @@ async fn terminate(mut child: Child, limit: Duration) {
             log::warn!("worker {:?} ignored SIGTERM; killing it", child.id());
             let _ = child.kill().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_args;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn worker_args_replace_defaults_of_the_same_flag() {
+        let defaults = strings(&[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db-path",
+            "data/s.db",
+        ]);
+        let extra = strings(&["--db-path", "/tmp/x.db", "--workers=1", "--port=9"]);
+        assert_eq!(
+            worker_args(&defaults, &extra),
+            [
+                "--host",
+                "127.0.0.1",
+                "--db-path",
+                "/tmp/x.db",
+                "--workers=1",
+                "--port=9"
+            ]
+        );
+        assert_eq!(worker_args(&defaults, &[]), defaults);
     }
 }

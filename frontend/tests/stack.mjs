@@ -31,10 +31,11 @@ function balancerBinary() {
  * public and admin addresses and `stack ready`.
  * Returns { baseUrl, adminUrl, adminToken, stop() }.
  *
- * The workers get the balancer's documented defaults (`--db-path data/sentiment.db
- * --static-dir frontend`), which are relative: running in a fresh folder that holds
- * a `frontend` link to this folder gives them an empty store and this page, without
- * passing either flag a second time (the backend refuses a repeated flag).
+ * The workers get the balancer's default `--db-path data/sentiment.db` and the
+ * backend's default `--static-dir frontend`, both relative: running in a fresh
+ * folder that holds a `frontend` link to this folder gives them an empty store and
+ * this page with no worker flags at all (a `--worker-arg` would replace the default
+ * of the same name; the backend itself takes the last of a repeated flag).
  */
 export async function startStack() {
   const binary = balancerBinary();

@@ -80,8 +80,10 @@ LOAD_CONNECTIONS = 30_000
 
 
 def _config(directory: Path, static_dir: Path, health: dict | None) -> Path:
-    # Worker arguments replace the defaults (relative data/ and frontend/ paths) through the
-    # config file: repeating --db-path with --worker-arg is rejected by the worker.
+    # The worker arguments replace the defaults (relative data/ and frontend/ paths) through
+    # the config file, so the command line names each flag once. (A --worker-arg would do as
+    # well: it replaces the default of the same name, and the backend takes the last of a
+    # repeated flag.)
     args = ["--host", "127.0.0.1", "--port", "0", "--db-path", str(directory / "lt.db"),
             "--static-dir", str(static_dir)]
     lines = ["[workers]", "args = " + _toml_value(args)]

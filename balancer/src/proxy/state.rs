@@ -69,7 +69,7 @@ pub fn upstream_client(settings: &ProxySettings) -> UpstreamClient {
     UpstreamClient::new(
         settings.connect_timeout,
         settings.upstream_timeout,
-        settings.upstream_connection_limit,
+        settings.upstream_idle_per_backend,
         settings.upstream_idle_timeout,
     )
 }

@@ -78,7 +78,7 @@ impl Settings {
             let flag_args = overrides.workers.extra_args.take().unwrap_or_default();
             overrides.workers.extra_args = Some([file_args, flag_args].concat());
         }
-        overrides.over(file).validate()
+        overrides.layered_on(file).validate()
     }
 
     /// Validates one layer, defaults filling what it leaves unset.

@@ -7,7 +7,7 @@
 //!   unset, deserialised from the TOML file under `key` and, when the setting has an
 //!   `#[arg(long, env)]`, parsed from its flag and environment variable (file-only settings
 //!   carry `#[arg(skip)]`); the doc comment is both the file's and `--help`'s description;
-//! - `over`, which stacks two layers (flags and environment over the file);
+//! - `layered_on`, which stacks two layers (flags and environment over the file);
 //! - the validated *settings* struct (`$settings`) and `validate`, which applies `default`
 //!   where no layer set the key and passes the value to `convert(key name, raw)`, so an error
 //!   names the key as the file spells it; an optional `check` function then compares fields.
@@ -41,10 +41,10 @@ macro_rules! section {
 
         impl $layer {
             /// This layer's values where it sets them, `lower`'s elsewhere.
-            pub fn over(self, lower: Self) -> Self {
+            pub fn layered_on(self, lower: Self) -> Self {
                 Self {
                     $($key: self.$key.or(lower.$key),)*
-                    $($($section: self.$section.over(lower.$section),)*)?
+                    $($($section: self.$section.layered_on(lower.$section),)*)?
                 }
             }
 

@@ -35,7 +35,6 @@ struct LatencyView {
 
 impl From<&Backend> for BackendView {
     fn from(b: &Backend) -> Self {
-        let (_, _, count) = b.latency().snapshot();
         Self {
             address: b.address().to_string(),
             name: String::from_utf8_lossy(b.upstream_header().as_bytes()).into_owned(),
@@ -51,7 +50,7 @@ impl From<&Backend> for BackendView {
             errors: b.errors(),
             latency: LatencyView {
                 mean_ms: b.latency().mean_ms(),
-                count,
+                count: b.latency().count(),
             },
         }
     }
@@ -65,7 +64,7 @@ fn membership(error: MembershipError) -> AdminError {
 }
 
 pub async fn list_backends(state: web::Data<AdminState>) -> HttpResponse {
-    let snapshot = state.backends.snapshot();
+    let snapshot = state.backends.peek();
     let views: Vec<BackendView> = snapshot
         .backends
         .iter()

@@ -4,6 +4,7 @@
 //! its requests are parsed, nor to answer a head its parser refuses.
 
 mod admission;
+mod head_check;
 mod head_guard;
 
 use std::net::SocketAddr;

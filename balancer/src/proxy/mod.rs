@@ -79,7 +79,7 @@ async fn upstream(
     body: OutgoingBody,
     strip_conditionals: bool,
 ) -> Result<Forwarded, ProxyError> {
-    let snapshot = session.state.backends.snapshot_full();
+    let snapshot = session.state.backends.hold();
     let candidates = upstream_select::select(session, &snapshot)?;
     upstream_request::send(session, body, candidates, strip_conditionals).await
 }

@@ -1,12 +1,13 @@
-//! Active health checks: `GET <health.path>` on every backend each interval (and at once for a
-//! newly added backend); a backend goes down after `fall` failures and up after `rise` successes.
+//! The active health prober: `GET <health.path>` on every backend each interval (and at once for
+//! a newly added backend), each result fed to the backend's health state machine.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
 use tokio::time::{Instant, sleep_until};
 
-use crate::backends::{Backend, BackendSet, CheckResult};
+use super::CheckResult;
+use crate::backends::{Backend, BackendSet};
 use crate::configuration::HealthSettings;
 
 /// Runs until the backend set is dropped; spawn it on the main arbiter.
@@ -39,7 +40,7 @@ async fn check(
     settings: &HealthSettings,
     wanted: impl Fn(&Backend) -> bool,
 ) {
-    let snapshot = backends.snapshot_full();
+    let snapshot = backends.hold();
     let probes = snapshot
         .backends
         .iter()

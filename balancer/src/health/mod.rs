@@ -1,0 +1,8 @@
+//! Backend health: the prober that checks every backend each interval (`probe`), and the state
+//! machine that turns active checks and passive failures into up, down and ejected (`state`).
+
+mod probe;
+mod state;
+
+pub use probe::run;
+pub use state::{CheckResult, HealthFlip, HealthState};

@@ -1,0 +1,150 @@
+//! Checking one request head as actix-http's decoder would (RFC 9112): the head's length and
+//! how its body is delimited, or the violation that gets our JSON refusal instead of actix-http's
+//! empty 400. Pure functions over bytes; following the stream is the head guard's business.
+
+use std::mem::MaybeUninit;
+
+use actix_web::http::StatusCode;
+use bytes::Bytes;
+
+use super::raw_answer;
+
+/// Larger heads are refused (actix-http's own bound is 128 KiB; nginx's default 8-32 KiB).
+pub(super) const MAX_HEAD_BYTES: usize = 64 << 10;
+/// As many header fields as actix-http parses.
+const MAX_HEADERS: usize = 96;
+
+/// Why a head was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Violation {
+    Malformed(&'static str),
+    TooLarge,
+    Framing(&'static str),
+    LengthRequired,
+    Timeout,
+}
+
+impl Violation {
+    pub(super) fn answer(self) -> Bytes {
+        let (status, code, message) = match self {
+            Self::Malformed(what) => (StatusCode::BAD_REQUEST, "malformed_request", what),
+            Self::TooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "The request head is too large.",
+            ),
+            Self::Framing(what) => (StatusCode::BAD_REQUEST, "ambiguous_framing", what),
+            Self::LengthRequired => (
+                StatusCode::LENGTH_REQUIRED,
+                "length_required",
+                "An HTTP/1.0 request with a body needs a Content-Length.",
+            ),
+            Self::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request head was not received in time.",
+            ),
+        };
+        raw_answer(status, code, message)
+    }
+}
+
+/// How the body after a checked head is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// A tunnel or protocol switch: actix-http reads the rest as a stream.
+    Unfollowed,
+}
+
+/// Whether actix-http will accept `target` as a request URI. An origin-form target made of the
+/// bytes `http::Uri` always accepts in a path and query is answered by a scan; anything else
+/// (absolute-form, `*`, rarer bytes) by `Uri` itself, which copies the target and so is kept
+/// off the common path.
+pub(super) fn target_is_valid(target: &str) -> bool {
+    let plain = |byte: &u8| matches!(byte, b'!' | b'$'..=b';' | b'=' | b'?'..=b'_' | b'a'..=b'z' | b'|' | b'~');
+    // `http::Uri` refuses URIs of u16::MAX bytes or more.
+    let short = target.len() < usize::from(u16::MAX);
+    short && target.starts_with('/') && target.as_bytes().iter().all(plain)
+        || actix_web::http::Uri::try_from(target).is_ok()
+}
+
+/// Checks a head as actix-http's decoder does (RFC 9112): `None` while it is incomplete.
+pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
+    // Uninitialised slots: zeroing 96 of them would cost more than parsing a small head.
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let length = match request.parse_with_uninit_headers(bytes, &mut slots) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) if bytes.len() > MAX_HEAD_BYTES => {
+            return Err(Violation::TooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Violation::TooLarge),
+        Err(_) => {
+            return Err(Violation::Malformed(
+                "The request line or a header field is not valid HTTP/1.1.",
+            ));
+        }
+    };
+    if !request.path.is_some_and(target_is_valid) {
+        return Err(Violation::Malformed(
+            "The request target is not a valid URI.",
+        ));
+    }
+    let http11 = request.version == Some(1);
+    let method = request.method.unwrap_or_default();
+    let (mut content_length, mut transfer_encoding, mut hosts) = (None, None, 0);
+    let mut websocket = false;
+    for field in request.headers.iter() {
+        let value = field.value.trim_ascii();
+        if field.name.eq_ignore_ascii_case("content-length") {
+            let parsed = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| !v.starts_with('+'))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or(Violation::Framing("Content-Length is not a number."))?;
+            if content_length.replace(parsed).is_some() {
+                return Err(Violation::Framing("Content-Length is given twice."));
+            }
+        } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
+            if transfer_encoding.replace(value).is_some() {
+                return Err(Violation::Framing("Transfer-Encoding is given twice."));
+            }
+        } else if field.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if field.name.eq_ignore_ascii_case("upgrade") {
+            websocket |= value.eq_ignore_ascii_case(b"websocket");
+        }
+    }
+    if hosts > 1 || (http11 && hosts == 0) {
+        return Err(Violation::Malformed(
+            "An HTTP/1.1 request needs exactly one Host header.",
+        ));
+    }
+    let framing = match (transfer_encoding, content_length) {
+        (Some(_), _) if !http11 => {
+            return Err(Violation::Framing(
+                "Transfer-Encoding is not allowed in HTTP/1.0.",
+            ));
+        }
+        (Some(coding), _) if !coding.eq_ignore_ascii_case(b"chunked") => {
+            return Err(Violation::Framing("Transfer-Encoding must be chunked."));
+        }
+        (Some(_), Some(_)) => {
+            return Err(Violation::Framing(
+                "A request may not carry both Transfer-Encoding and Content-Length.",
+            ));
+        }
+        (Some(_), None) => Framing::Chunked,
+        (None, _) if websocket || method == "CONNECT" => Framing::Unfollowed,
+        (None, Some(0) | None) if !http11 && method == "POST" && content_length.is_none() => {
+            return Err(Violation::LengthRequired);
+        }
+        (None, Some(0) | None) => Framing::None,
+        (None, Some(n)) => Framing::Length(n),
+    };
+    Ok(Some((length, framing)))
+}

@@ -1,0 +1,155 @@
+//! Unit tests of the head guard: streams fed in pieces, refusals named, tunnels left alone,
+//! trickling heads timed out.
+
+use super::*;
+use crate::listener::head_check::target_is_valid;
+
+fn guard() -> HeadGuard<()> {
+    HeadGuard::new((), Duration::from_secs(5))
+}
+
+/// Feeds `pieces` one read at a time; returns the bytes passed on and the refusal.
+fn feed(pieces: &[&[u8]]) -> (usize, Option<String>) {
+    let mut guard = guard();
+    let mut passed = 0;
+    for piece in pieces {
+        if guard.refusal.is_some() {
+            break;
+        }
+        passed += guard.follow(piece);
+    }
+    let refusal = guard
+        .refusal
+        .map(|r| String::from_utf8_lossy(&r).into_owned());
+    (passed, refusal)
+}
+
+#[test]
+fn the_target_scan_agrees_with_actix_http_on_every_byte() {
+    for byte in 0x21u8..0x7f {
+        for target in [
+            format!("/a{}b", byte as char),
+            format!("/p?q={}", byte as char),
+        ] {
+            assert_eq!(
+                target_is_valid(&target),
+                actix_web::http::Uri::try_from(target.as_str()).is_ok(),
+                "{target:?}"
+            );
+        }
+    }
+    for target in ["*", "http://example.com/x", "example.com:443", "/", "//x"] {
+        assert_eq!(
+            target_is_valid(target),
+            actix_web::http::Uri::try_from(target).is_ok(),
+            "{target:?}"
+        );
+    }
+    let too_long = format!("/{}", "a".repeat(70_000));
+    assert!(!target_is_valid(&too_long), "http::Uri caps a URI's length");
+}
+
+#[tokio::test]
+async fn sound_requests_pass_whole_in_any_pieces() {
+    let stream: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+        POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5;ext\r\nhello\r\n0\r\nTrailer: t\r\n\r\n\
+        GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+    for split in [1, 2, 3, 7, 64, stream.len()] {
+        let pieces: Vec<&[u8]> = stream.chunks(split).collect();
+        assert_eq!(feed(&pieces), (stream.len(), None), "pieces of {split}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_head_after_good_requests_is_cut_off_and_answered_in_json() {
+    let good: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    let bad: &[u8] = b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\
+        Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (passed, refusal) = feed(&[&[good, bad].concat()]);
+    assert_eq!(passed, good.len());
+    let refusal = refusal.unwrap();
+    assert!(
+        refusal.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("\"error\":\"ambiguous_framing\""),
+        "{refusal}"
+    );
+    assert!(refusal.contains("connection: close\r\n"), "{refusal}");
+}
+
+#[tokio::test]
+async fn each_refusal_is_named() {
+    let cases: [(&[u8], &str); 8] = [
+        (b"NOT HTTP AT ALL\r\n\r\n", "400 Bad Request"),
+        (b"GET / HTTP/1.1\r\n\r\n", "malformed_request"),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "malformed_request",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "ambiguous_framing",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+            "ambiguous_framing",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "ambiguous_framing",
+        ),
+        (
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "ambiguous_framing",
+        ),
+        (b"POST / HTTP/1.0\r\n\r\n", "411 Length Required"),
+    ];
+    for (head, expected) in cases {
+        let (passed, refusal) = feed(&[head]);
+        assert_eq!(passed, 0, "{head:?}");
+        let refusal = refusal.unwrap_or_default();
+        assert!(refusal.contains(expected), "{head:?}: {refusal}");
+    }
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let pieces: Vec<&[u8]> = huge.as_bytes().chunks(1000).collect();
+    let (_, refusal) = feed(&pieces);
+    assert!(refusal.unwrap().contains("431"));
+}
+
+#[tokio::test]
+async fn tunnels_are_not_followed() {
+    let stream: &[u8] =
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Content-Length: 5\r\n\r\nhelloNOT A HEAD\r\n\r\n";
+    assert_eq!(feed(&[stream]), (stream.len(), None));
+}
+
+#[tokio::test]
+async fn a_head_that_trickles_past_the_timeout_is_refused_on_any_request() {
+    let (client, server) = tokio::io::duplex(1024);
+    let mut guard = HeadGuard::new(server, Duration::from_millis(100));
+    let mut client = client;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    client
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let mut read = vec![0u8; 1024];
+    let n = guard.read(&mut read).await.unwrap();
+    assert!(n > 0);
+    // The second head never completes: the reader sees the end after the timeout...
+    let started = std::time::Instant::now();
+    assert_eq!(guard.read(&mut read).await.unwrap(), 0);
+    assert!(started.elapsed() >= Duration::from_millis(90));
+    // ...and the shutdown delivers the 408.
+    guard.shutdown().await.unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}

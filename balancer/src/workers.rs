@@ -20,7 +20,6 @@ use crate::backends::{AddressError, Backend, BackendAddress, BackendSet};
 use crate::configuration::WorkerSettings;
 
 /// The line a worker prints once it accepts connections.
-const LISTENING_PREFIX: &str = "backend listening on ";
 /// A worker that ran this long before dying restarts with the minimum back-off again.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 
@@ -277,7 +276,7 @@ async fn launch(spec: &WorkerSpec, slot: usize) -> Result<(Child, BackendAddress
     let mut lines = BufReader::new(stdout).lines();
     let announced = async {
         while let Some(line) = lines.next_line().await? {
-            if let Some(url) = line.strip_prefix(LISTENING_PREFIX) {
+            if let Some(url) = backend::contract::startup_line::parse(&line) {
                 return Ok(BackendAddress::parse(url)?);
             }
             log::info!("worker {slot}: {line}");

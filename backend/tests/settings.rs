@@ -12,6 +12,10 @@ use test_support::backend::{TestApp, static_dir};
 use test_support::poll::wait_for;
 use test_support::{Process, cargo_binary};
 
+/// Variables added to a backend's environment, and flags added to its command line.
+type Env = &'static [(&'static str, &'static str)];
+type Args = &'static [&'static str];
+
 /// A backend on a fresh store, with `env` in its environment.
 fn spawn_with_env(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> TestApp {
     let mut all = vec![
@@ -40,7 +44,7 @@ async fn text_limit(app: &TestApp) -> String {
 #[actix_web::test]
 async fn old_and_new_environment_names_both_work_and_the_new_one_wins() {
     let folder = TempDir::new().unwrap();
-    let cases: [(&[(&str, &str)], &[&str], &str); 4] = [
+    let cases: [(Env, Args, &str); 4] = [
         (&[("MAX_TEXT_CHARS", "5")], &[], "5"),
         (&[("BACKEND_MAX_TEXT_CHARS", "6")], &[], "6"),
         (
@@ -102,7 +106,7 @@ fn http_threads(pid: u32) -> usize {
 fn threads_is_set_by_its_flag_its_old_flag_and_both_variables() {
     let folder = TempDir::new().unwrap();
     let db_path = folder.path().join("store.db");
-    let cases: [(&[&str], &[(&str, &str)], usize); 5] = [
+    let cases: [(Args, Env, usize); 5] = [
         (&["--threads", "3"], &[], 3),
         (&["--workers", "1"], &[], 1),
         (&[], &[("BACKEND_THREADS", "3")], 3),

@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
+
+use crate::legacy_env::accept_legacy_env;
 
 /// How often, and how long apart, a backup step is retried while another connection holds a
 /// lock it needs (a checkpoint, or a writer of a store in rollback-journal mode).
@@ -39,7 +41,7 @@ enum Command {
     /// Copies the embedded store, while it is in use, into a new file.
     Backup {
         /// The store to copy (the file the workers use).
-        #[arg(long, env = "SQLITE_PATH", default_value = "data/sentiment.db")]
+        #[arg(long, env = "BACKEND_DB_PATH", default_value = "data/sentiment.db")]
         db_path: PathBuf,
         /// The backup file to write; it must not exist yet.
         #[arg(long)]
@@ -51,7 +53,7 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
         /// The store to restore into; created when missing.
-        #[arg(long, env = "SQLITE_PATH", default_value = "data/sentiment.db")]
+        #[arg(long, env = "BACKEND_DB_PATH", default_value = "data/sentiment.db")]
         db_path: PathBuf,
         /// Overwrite a store that already holds analyses (they are lost).
         #[arg(long)]
@@ -104,7 +106,9 @@ impl std::fmt::Display for Contents {
 /// Parses `backend backup|restore ...` (exiting with usage on bad flags) and runs it; prints one
 /// line saying what was copied.
 pub fn run(args: Vec<OsString>) -> Result<(), BackupError> {
-    let line = match StoreCommand::parse_from(args).command {
+    let matches = accept_legacy_env(StoreCommand::command()).get_matches_from(args);
+    let parsed = StoreCommand::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let line = match parsed.command {
         Command::Backup { db_path, to } => {
             let contents = backup(&db_path, &to)?;
             format!(

@@ -2,18 +2,20 @@
 //! subcommand (which runs the same service from the balancer's own executable).
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io;
 
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::backup;
 use crate::configuration::Settings;
+use crate::contract::startup_line;
+use crate::legacy_env::accept_legacy_env;
 use crate::startup::Application;
 
 /// `backend backup|restore ...` maintains the embedded store (see `backup`); anything else
 /// parses the flags (exiting with a usage message when they are wrong), then serves until
-/// stopped. Once bound it prints `backend listening on http://ADDRESS` on stdout, the line a
-/// supervisor waits for.
+/// stopped. Once bound it prints the contract's start-up line on stdout
+/// (`contract::startup_line`), the line a supervisor waits for.
 pub fn run<I, T>(args: I) -> io::Result<()>
 where
     I: IntoIterator<Item = T>,
@@ -26,9 +28,11 @@ where
     {
         return backup::run(args).map_err(io::Error::other);
     }
-    let matches = Settings::command()
+    let matches = accept_legacy_env(Settings::command())
         .after_help(
-            "Backup of the embedded store: `backend backup --help`, `backend restore --help`.",
+            "Each variable's name from before the BACKEND_ prefix (HOST, PORT, WORKERS, \
+             SQLITE_PATH, ...) is still read; the BACKEND_ name wins when both are set.\n\
+             Backup of the embedded store: `backend backup --help`, `backend restore --help`.",
         )
         .get_matches_from(args);
     let settings = Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
@@ -39,14 +43,7 @@ where
         let application = Application::build(settings)
             .await
             .map_err(io::Error::other)?;
-        let mut stdout = io::stdout().lock();
-        writeln!(
-            stdout,
-            "backend listening on http://{}",
-            application.address()
-        )?;
-        stdout.flush()?;
-        drop(stdout);
+        startup_line::write(&mut io::stdout().lock(), application.address())?;
         application.run_until_stopped().await
     })
 }

@@ -22,31 +22,31 @@ use clap::{Args, Parser, ValueEnum};
 )]
 pub struct Settings {
     /// Address to bind.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "BACKEND_HOST", default_value = "127.0.0.1")]
     pub host: String,
 
     /// Port to bind; 0 picks a free port (printed on stdout).
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = "BACKEND_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// HTTP worker threads [default: number of CPUs].
-    #[arg(long, env = "WORKERS")]
-    pub workers: Option<usize>,
+    /// HTTP threads serving requests [default: number of CPUs]. `--workers` is the old name.
+    #[arg(long, visible_alias = "workers", env = "BACKEND_THREADS")]
+    pub threads: Option<usize>,
 
     /// Folder of static files served at `/` (the frontend).
-    #[arg(long, env = "STATIC_DIR", default_value = "frontend")]
+    #[arg(long, env = "BACKEND_STATIC_DIR", default_value = "frontend")]
     pub static_dir: PathBuf,
 
     /// Seconds browsers and caches may keep static files before revalidating them.
-    #[arg(long, env = "STATIC_MAX_AGE", default_value_t = 300)]
+    #[arg(long, env = "BACKEND_STATIC_MAX_AGE", default_value_t = 300)]
     pub static_max_age: u32,
 
     /// Seconds caches may keep a page of `/history`; kept short so new analyses show quickly.
-    #[arg(long, env = "HISTORY_MAX_AGE", default_value_t = 2)]
+    #[arg(long, env = "BACKEND_HISTORY_MAX_AGE", default_value_t = 2)]
     pub history_max_age: u32,
 
     /// Seconds to finish in-flight requests after SIGTERM or Ctrl-C.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "BACKEND_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
 
     #[command(flatten)]
@@ -60,11 +60,11 @@ pub struct Settings {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Limits {
     /// Longest text accepted by `POST /analyze`, in characters.
-    #[arg(long, env = "MAX_TEXT_CHARS", default_value_t = 10_000)]
+    #[arg(long, env = "BACKEND_MAX_TEXT_CHARS", default_value_t = 10_000)]
     pub max_text_chars: usize,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "BACKEND_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 }
 
@@ -72,48 +72,48 @@ pub struct Limits {
 pub struct StoreSettings {
     /// MongoDB connection string; when set, MongoDB is the store instead of the embedded one.
     /// It usually holds a password, so `--help` never shows its value.
-    #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
+    #[arg(long, env = "BACKEND_MONGODB_URI", hide_env_values = true)]
     pub mongodb_uri: Option<Secret>,
 
     /// MongoDB database name.
-    #[arg(long, env = "MONGODB_DATABASE", default_value = "sentiment")]
+    #[arg(long, env = "BACKEND_MONGODB_DATABASE", default_value = "sentiment")]
     pub mongodb_database: String,
 
     /// MongoDB collection name.
-    #[arg(long, env = "MONGODB_COLLECTION", default_value = "analyses")]
+    #[arg(long, env = "BACKEND_MONGODB_COLLECTION", default_value = "analyses")]
     pub mongodb_collection: String,
 
     /// MongoDB write concern: `majority` or a number of acknowledging members.
-    #[arg(long, env = "MONGODB_WRITE_CONCERN", default_value = "majority", value_parser = parse_write_concern)]
+    #[arg(long, env = "BACKEND_MONGODB_WRITE_CONCERN", default_value = "majority", value_parser = parse_write_concern)]
     pub mongodb_write_concern: WriteConcernSetting,
 
     /// Milliseconds MongoDB may take to replicate a write to the write concern's members before
     /// it reports a write-concern error (`wtimeout`), so a replica set in trouble cannot hold
     /// the writer forever.
-    #[arg(long, env = "MONGODB_WTIMEOUT_MS", default_value = "5000", value_parser = parse_millis)]
+    #[arg(long, env = "BACKEND_MONGODB_WTIMEOUT_MS", default_value = "5000", value_parser = parse_millis)]
     pub mongodb_wtimeout_ms: Duration,
 
     /// Milliseconds any one MongoDB operation may take in all (choosing a server, connecting,
     /// the write concern); must be longer than the `wtimeout`.
-    #[arg(long, env = "MONGODB_OPERATION_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
+    #[arg(long, env = "BACKEND_MONGODB_OPERATION_TIMEOUT_MS", default_value = "10000", value_parser = parse_millis)]
     pub mongodb_operation_timeout_ms: Duration,
 
     /// Seconds during which a repeated `Idempotency-Key` returns the analysis stored the first
     /// time; after that the key may be used for a new analysis.
-    #[arg(long, env = "IDEMPOTENCY_WINDOW", default_value = "86400", value_parser = parse_seconds)]
+    #[arg(long, env = "BACKEND_IDEMPOTENCY_WINDOW", default_value = "86400", value_parser = parse_seconds)]
     pub idempotency_window: Duration,
 
     /// Embedded store file (SQLite, WAL mode); several processes may share it.
-    #[arg(long, env = "SQLITE_PATH", default_value = "data/sentiment.db")]
+    #[arg(long, env = "BACKEND_DB_PATH", default_value = "data/sentiment.db")]
     pub db_path: PathBuf,
 
     /// When the embedded store forces a commit to disk (`full`: every commit survives power
     /// loss; `normal`: commits survive a crash of the process, not of the machine).
-    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full)]
+    #[arg(long, env = "BACKEND_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full)]
     pub sqlite_synchronous: SqliteSynchronous,
 
     /// Most analyses written in one group commit.
-    #[arg(long, env = "BATCH_MAX", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    #[arg(long, env = "BACKEND_BATCH_MAX", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub batch_max: usize,
 }
 

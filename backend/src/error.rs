@@ -1,11 +1,11 @@
 //! Errors the API answers with: each has a status, a stable snake_case code and a sentence for
-//! people, sent as the JSON body `{"error": code, "message": sentence}`.
+//! people, sent as the contract's JSON error body (`contract::ErrorBody`).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
+use crate::contract::ErrorBody;
 use crate::idempotency::InvalidIdempotencyKey;
 use crate::store::{StoreError, report_unavailable};
 
@@ -51,12 +51,6 @@ pub enum ApiError {
     /// wrong method, header too large, ...).
     #[error("{message}")]
     Other { status: StatusCode, message: String },
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: String,
 }
 
 impl ApiError {
@@ -147,10 +141,7 @@ impl ResponseError for ApiError {
         ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
-        response.json(ErrorBody {
-            error: self.code(),
-            message: self.to_string(),
-        })
+        ErrorBody::new(self.code(), self.to_string()).respond(&mut response)
     }
 }
 

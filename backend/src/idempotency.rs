@@ -9,7 +9,7 @@
 use actix_web::http::header::{HeaderMap, HeaderName};
 
 /// The request header carrying the key.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub use crate::contract::headers::IDEMPOTENCY_KEY;
 /// The response header marking an answer as the replay of an earlier one (Stripe's name).
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 pub const MAX_KEY_LEN: usize = 255;

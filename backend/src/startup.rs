@@ -89,8 +89,8 @@ impl Application {
         .backlog(2048)
         .listen(listener)
         .map_err(bind_error)?;
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
+        if let Some(threads) = settings.threads {
+            server = server.workers(threads);
         }
         Ok(Self {
             address: local_address,

@@ -1,9 +1,7 @@
 //! The HTTP API as clients see it: analyse, history, pagination, headers.
 
-mod common;
-
-use common::{next_link, spawn_fresh};
 use serde_json::Value;
+use test_support::backend::{next_link, spawn_fresh};
 
 #[tokio::test]
 async fn analyze_answers_scores_and_history_returns_it() {

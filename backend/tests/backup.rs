@@ -2,18 +2,16 @@
 //! backend keeps writing holds every analysis acknowledged before it started, a restore into a
 //! fresh store serves them all again, and every refusal is clear and leaves nothing behind.
 
-mod common;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{TestApp, spawn_fresh};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tempfile::TempDir;
+use test_support::backend::{TestApp, spawn_fresh};
 
 fn backend(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_backend"))

@@ -1,11 +1,9 @@
 //! Every malformed, oversized or hostile input gets a precise 4xx with a JSON error body, and
 //! nothing is stored.
 
-mod common;
-
-use common::{TestApp, spawn_fresh};
 use reqwest::StatusCode;
 use serde_json::Value;
+use test_support::backend::{TestApp, spawn_fresh};
 
 async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "status for {code}");

@@ -1,13 +1,11 @@
 //! Concurrent writers: every acknowledged analysis appears exactly once in history, in order,
 //! whichever of two processes sharing the store file took it.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{TestApp, spawn_fresh};
 use futures_util::StreamExt;
 use serde_json::Value;
+use test_support::backend::{TestApp, spawn_fresh};
 
 const POSTS: usize = 1_000;
 

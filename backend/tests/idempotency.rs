@@ -2,14 +2,12 @@
 //! stored the first time and stores nothing more, however many requests race with it and
 //! whichever process sharing the store file takes them.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{TestApp, spawn_fresh};
 use futures_util::StreamExt;
 use serde_json::Value;
+use test_support::backend::{TestApp, spawn_fresh};
 
 const REPLAYED: &str = "idempotent-replayed";
 

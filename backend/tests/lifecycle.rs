@@ -1,15 +1,13 @@
 //! Start-up, readiness and shutdown: a stopped store is reported, and SIGTERM loses no
 //! acknowledged analysis.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{TestApp, spawn_fresh};
 use futures_util::StreamExt;
 use serde_json::Value;
+use test_support::backend::{TestApp, spawn_fresh};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {

@@ -1,15 +1,13 @@
 //! What the backend writes about itself: health probes stay out of the INFO log, access lines
 //! escape what clients send, and no secret shows in `--help` or in the logs.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Logs, TestApp};
 use tempfile::TempDir;
+use test_support::backend::{Logs, TestApp};
 
 const SECRET_URI: &str =
     "mongodb://app:secret-password@127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300";

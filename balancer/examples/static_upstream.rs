@@ -5,6 +5,7 @@
 //! `/readyz` and `/health` answer 200 for the balancer's and HAProxy's health checks.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use backend::contract::startup_line;
 
 const BODY: &str =
     r#"{"status":"ok","message":"a small static answer from the benchmark upstream"}"#;
@@ -38,7 +39,9 @@ fn main() -> std::io::Result<()> {
         .workers(threads)
         .backlog(4096)
         .bind(("127.0.0.1", port))?;
-        println!("backend listening on http://127.0.0.1:{port}");
+        for address in server.addrs() {
+            startup_line::write(&mut std::io::stdout().lock(), address)?;
+        }
         server.run().await
     })
 }

@@ -21,7 +21,6 @@ use crate::backends::{AddressError, Backend, BackendAddress, BackendSet};
 use crate::configuration::WorkerSettings;
 
 /// The line a worker prints once it accepts connections.
-const LISTENING_PREFIX: &str = "backend listening on ";
 /// A worker that ran this long before dying restarts with the minimum back-off again.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 
@@ -304,7 +303,7 @@ async fn launch(spec: &WorkerSpec, slot: usize) -> Result<(Child, BackendAddress
     let mut lines = BufReader::new(stdout).lines();
     let announced = async {
         while let Some(line) = lines.next_line().await? {
-            if let Some(url) = line.strip_prefix(LISTENING_PREFIX) {
+            if let Some(url) = backend::contract::startup_line::parse(&line) {
                 return Ok(BackendAddress::parse(url)?);
             }
             log::info!("worker {slot}: {line}");
@@ -365,7 +364,7 @@ mod tests {
             "--db-path",
             "data/s.db",
         ]);
-        let extra = strings(&["--db-path", "/tmp/x.db", "--workers=1", "--port=9"]);
+        let extra = strings(&["--db-path", "/tmp/x.db", "--threads=1", "--port=9"]);
         assert_eq!(
             worker_args(&defaults, &extra),
             [
@@ -373,7 +372,7 @@ mod tests {
                 "127.0.0.1",
                 "--db-path",
                 "/tmp/x.db",
-                "--workers=1",
+                "--threads=1",
                 "--port=9"
             ]
         );

@@ -1,12 +1,10 @@
 //! The HTTP cache through the real balancer: HIT/MISS/BYPASS/STALE/EXPIRED, coalescing of
 //! concurrent misses, purge on write and admin purge.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Balancer, TOKEN, Upstream, client, get};
+use test_support::balancer::{Balancer, TOKEN, Upstream, client, get};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miss_then_hit_and_bypasses() {

@@ -1,12 +1,10 @@
 //! Distribution per selection algorithm, observed through `X-Upstream` on the real balancer.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Balancer, TOKEN, Upstream, client, eventually, get};
+use test_support::balancer::{Balancer, TOKEN, Upstream, client, eventually, get};
 
 async fn count_upstreams(url: &str, requests: usize) -> HashMap<String, usize> {
     let client = client();
@@ -140,7 +138,7 @@ async fn consistent_hash_is_sticky_and_moves_about_one_in_n_keys() {
         .unwrap();
     assert_eq!(added.status(), 201);
     let healthy = eventually(Duration::from_secs(10), || async {
-        common::backend_view(&client, &balancer, &newcomer.address)
+        test_support::balancer::backend_view(&client, &balancer, &newcomer.address)
             .await
             .is_some_and(|b| b["healthy"] == true)
     })

@@ -4,13 +4,11 @@
 //! connections are bounded per address; admin input is bounded like the configuration; idle
 //! upstream connections are closed on time.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{
+use test_support::balancer::{
     Balancer, RawUpstream, TOKEN, Upstream, backend_view, client, config_file, connect_from,
     eventually, get,
 };
@@ -368,7 +366,7 @@ async fn out_of_range_weights_are_refused_and_the_balancer_keeps_serving() {
 
     let (_dir, config) =
         config_file("backends = [{ address = \"127.0.0.1:9\", weight = 4000000000 }]\n");
-    let output = common::balancer_command(&["--config", &config])
+    let output = test_support::balancer::balancer_command(&["--config", &config])
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();

@@ -1,12 +1,12 @@
 //! Failover, recovery, retry policy and the no-backend answer (passive health under abuse is
 //! in `edge.rs`).
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Balancer, Upstream, backend_view, client, config_file, eventually, get};
+use test_support::balancer::{
+    Balancer, Upstream, backend_view, client, config_file, eventually, get,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_backend_fails_over_and_recovers() {

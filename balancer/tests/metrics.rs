@@ -1,11 +1,9 @@
 //! `/metrics` keeps every series the README documents, with its type, labels and histogram
 //! buckets, in the Prometheus text format, and its values follow the traffic.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{Balancer, TOKEN, Upstream, client};
+use test_support::balancer::{Balancer, TOKEN, Upstream, client};
 
 /// Families and their types as documented in balancer/README.md.
 const FAMILIES: [(&str, &str); 8] = [

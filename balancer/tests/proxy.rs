@@ -1,13 +1,11 @@
 //! Forwarding behaviour: headers both ways, bad input, admin authentication and metrics, and
 //! configuration errors at start-up.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Balancer, TOKEN, Upstream, balancer_command, client, pattern};
+use test_support::balancer::{Balancer, TOKEN, Upstream, balancer_command, client, pattern};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
@@ -57,7 +55,8 @@ async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
     );
 
     // Behind a trusted proxy, its X-Forwarded-For is extended instead.
-    let (_dir, config) = common::config_file("[proxy]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
+    let (_dir, config) =
+        test_support::balancer::config_file("[proxy]\ntrusted_proxies = [\"127.0.0.0/8\"]\n");
     let trusting = Balancer::start(&["--config", &config, "--backend", &upstream.url()]);
     let echoed: serde_json::Value = client()
         .get(format!("{}/echo", trusting.url))
@@ -272,8 +271,8 @@ async fn admin_adds_drains_removes_and_reports_metrics() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert!(
-        common::eventually(Duration::from_secs(10), || async {
-            common::backend_view(&client, &balancer, &b.address)
+        test_support::balancer::eventually(Duration::from_secs(10), || async {
+            test_support::balancer::backend_view(&client, &balancer, &b.address)
                 .await
                 .is_some_and(|v| v["healthy"] == true)
         })
@@ -290,7 +289,7 @@ async fn admin_adds_drains_removes_and_reports_metrics() {
     assert_eq!(drained.status(), 200);
     for _ in 0..6 {
         assert_eq!(
-            common::get(&client, &format!("{}/plain", balancer.url))
+            test_support::balancer::get(&client, &format!("{}/plain", balancer.url))
                 .await
                 .1,
             b.address
@@ -301,7 +300,7 @@ async fn admin_adds_drains_removes_and_reports_metrics() {
         .await
         .unwrap();
     assert_eq!(removed.status(), 200);
-    let list = common::admin_json(&client, &balancer, "/backends").await;
+    let list = test_support::balancer::admin_json(&client, &balancer, "/backends").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["requests"], 6);
 
@@ -343,7 +342,7 @@ async fn admin_adds_drains_removes_and_reports_metrics() {
 
 #[test]
 fn bad_configuration_fails_at_start_with_the_field_named() {
-    let (_dir, config) = common::config_file("[health]\nfall = 0\n");
+    let (_dir, config) = test_support::balancer::config_file("[health]\nfall = 0\n");
     let output = balancer_command(&["--config", &config])
         .stderr(std::process::Stdio::piped())
         .output()

@@ -1,11 +1,11 @@
 //! Managed workers: the real backend run as `balancer worker`, respawned when killed, scaled
 //! through the admin API, and stopped with the balancer.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Balancer, TOKEN, admin_json, client, eventually, process_alive, unsafe_free_kill};
+use test_support::balancer::{
+    Balancer, TOKEN, admin_json, client, eventually, process_alive, send_signal,
+};
 
 fn managed(dir: &tempfile::TempDir, count: &str) -> Balancer {
     let db = dir.path().join("sentiment.db");
@@ -94,8 +94,8 @@ async fn real_workers_serve_analyses_and_history_shows_them_at_once() {
 
     // Static files are cached per their own Cache-Control.
     let index = format!("{}/", balancer.url);
-    assert_eq!(common::get(&client, &index).await.0, 200);
-    let (status, _, cache, _) = common::get(&client, &index).await;
+    assert_eq!(test_support::balancer::get(&client, &index).await.0, 200);
+    let (status, _, cache, _) = test_support::balancer::get(&client, &index).await;
     assert_eq!((status, cache.as_str()), (200, "HIT"));
 }
 
@@ -113,7 +113,7 @@ async fn killed_worker_is_respawned_and_scaling_works() {
     let pids = worker_pids(&client, &balancer).await;
     assert_eq!(pids.len(), 2);
 
-    unsafe_free_kill(pids[0], "KILL");
+    send_signal(pids[0], "KILL");
     let respawned = eventually(Duration::from_secs(30), || async {
         let now = worker_pids(&client, &balancer).await;
         now.len() == 2 && !now.contains(&pids[0]) && healthy_count(&client, &balancer).await == 2

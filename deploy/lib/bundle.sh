@@ -63,12 +63,12 @@ render_host_tree() {
 		fi
 	else
 		if [[ $DEPLOY_STORE == mongodb ]]; then
-			STORE_SETTINGS="MONGODB_URI=$(mongodb_uri)
-MONGODB_DATABASE=$MONGODB_DATABASE
-MONGODB_WRITE_CONCERN=majority"
+			STORE_SETTINGS="BACKEND_MONGODB_URI=$(mongodb_uri)
+BACKEND_MONGODB_DATABASE=$MONGODB_DATABASE
+BACKEND_MONGODB_WRITE_CONCERN=majority"
 		else
 			STORE_SETTINGS="# Rehearsal only: the workers share one embedded SQLite file (MongoDB is the shared store on droplets).
-SQLITE_PATH=/var/lib/sentiment/sentiment.db"
+BACKEND_DB_PATH=/var/lib/sentiment/sentiment.db"
 		fi
 		render "$t/backend.env" "$out/etc/sentiment/backend.env" 0600
 		render "$t/sentiment-backend.service" "$out/etc/systemd/system/sentiment-backend.service"

@@ -34,10 +34,10 @@ for host in sentiment-worker-1 sentiment-worker-2; do
 	shown "$host" /etc/sentiment/backend.env
 	expect "$host backend.env is mode 0600" has "$work/shown" "(mode 600)"
 	expect "$host backend.env: replica-set URI, app user, majority writes" \
-		grep -qE '^MONGODB_URI=mongodb://app:[^@]+@10\.10\.10\.2:27017,10\.10\.10\.3:27017,10\.10\.10\.4:27017/sentiment\?replicaSet=rs0&authSource=sentiment&w=majority$' "$work/shown"
-	expect "$host backend.env: majority write concern" has_line "$work/shown" "MONGODB_WRITE_CONCERN=majority"
-	expect "$host backend.env: binds the VPC address" grep -qE '^HOST=10\.10\.10\.[34]$' "$work/shown"
-	expect "$host backend.env: serves the current release's frontend" has_line "$work/shown" "STATIC_DIR=/opt/sentiment/current/frontend"
+		grep -qE '^BACKEND_MONGODB_URI=mongodb://app:[^@]+@10\.10\.10\.2:27017,10\.10\.10\.3:27017,10\.10\.10\.4:27017/sentiment\?replicaSet=rs0&authSource=sentiment&w=majority$' "$work/shown"
+	expect "$host backend.env: majority write concern" has_line "$work/shown" "BACKEND_MONGODB_WRITE_CONCERN=majority"
+	expect "$host backend.env: binds the VPC address" grep -qE '^BACKEND_HOST=10\.10\.10\.[34]$' "$work/shown"
+	expect "$host backend.env: serves the current release's frontend" has_line "$work/shown" "BACKEND_STATIC_DIR=/opt/sentiment/current/frontend"
 	shown "$host" /etc/nftables.conf
 	expect "$host firewall: backend port from the balancer only" has "$work/shown" "tcp dport 8080 ip saddr 10.10.10.2 accept"
 	expect "$host firewall: default drop" has "$work/shown" "policy drop;"

@@ -10,7 +10,11 @@ use actix_web::middleware::DefaultHeaders;
 
 pub use access_log::{ACCESS_LOG_TARGET, access_log};
 pub use json_errors::json_errors;
-pub use request_id::{REQUEST_ID, accepts_request_id, request_id};
+pub use request_id::request_id;
+
+// Kept at their old paths for callers written before the contract module.
+pub use crate::contract::headers::REQUEST_ID;
+pub use crate::contract::request_id::accepts as accepts_request_id;
 
 /// Only our own origin may provide scripts, styles, images and connections: user text can never
 /// become active content even if it reached the DOM as HTML.

@@ -1,8 +1,9 @@
-//! Admin API errors, answered as JSON `{"error", "message"}`.
+//! Admin API errors, answered with the contract's JSON error body.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
+use backend::contract::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -47,6 +48,6 @@ impl ResponseError for AdminError {
         if matches!(self, Self::Unauthorized) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(serde_json::json!({ "error": code, "message": self.to_string() }))
+        ErrorBody::new(code, self.to_string()).respond(&mut response)
     }
 }

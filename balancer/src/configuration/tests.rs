@@ -125,11 +125,11 @@ fn a_repeated_flag_takes_the_last_value() {
 
 #[test]
 fn worker_arg_flags_add_to_the_files_extra_args() {
-    let file = "[workers]\nextra_args = [\"--workers\", \"1\"]";
+    let file = "[workers]\nextra_args = [\"--threads\", \"1\"]";
     let settings = load(file, &["--worker-arg", "--batch-max", "--worker-arg", "8"]).unwrap();
     assert_eq!(
         settings.workers.extra_args,
-        ["--workers", "1", "--batch-max", "8"]
+        ["--threads", "1", "--batch-max", "8"]
     );
 }
 

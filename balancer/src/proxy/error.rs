@@ -1,10 +1,11 @@
-//! Proxy errors, answered as JSON `{"error": code, "message": sentence}` like the backend's.
+//! Proxy errors, answered with the contract's JSON error body like the backend's.
 
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use backend::contract::ErrorBody;
 
 use crate::upstream::BodyError;
 
@@ -85,9 +86,6 @@ impl ResponseError for ProxyError {
         if self.closes_connection() {
             response.force_close();
         }
-        response.json(serde_json::json!({
-            "error": self.code(),
-            "message": self.to_string(),
-        }))
+        ErrorBody::new(self.code(), self.to_string()).respond(&mut response)
     }
 }

@@ -245,7 +245,7 @@ impl RequestIds {
             .headers()
             .get(X_REQUEST_ID)
             // The backend's own rule, so client, balancer and backend keep one id.
-            .filter(|v| backend::middleware::accepts_request_id(v.as_bytes()))
+            .filter(|v| backend::contract::request_id::accepts(v.as_bytes()))
         {
             return id.clone();
         }

@@ -8,7 +8,6 @@ pub mod configuration;
 pub mod contract;
 pub mod error;
 pub mod idempotency;
-pub mod json_body;
 mod legacy_env;
 pub mod middleware;
 pub mod routes;

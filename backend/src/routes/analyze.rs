@@ -9,7 +9,7 @@ use crate::analysis::NewAnalysis;
 use crate::configuration::Limits;
 use crate::error::ApiError;
 use crate::idempotency::{IDEMPOTENT_REPLAYED, IdempotencyKey};
-use crate::json_body::{read_bounded, require_json, text_to_analyse};
+use super::analyze_body::{read_bounded, require_json, text_to_analyse};
 use crate::sentiment;
 use crate::store::{GroupCommitter, Recorded};
 

@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per resource.
 
 mod analyze;
+mod analyze_body;
 mod health;
 mod history;
 mod limits;

@@ -5,11 +5,11 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
+use super::analyze_body::{read_bounded, require_json, text_to_analyse};
 use crate::analysis::NewAnalysis;
 use crate::configuration::Limits;
 use crate::error::ApiError;
 use crate::idempotency::{IDEMPOTENT_REPLAYED, IdempotencyKey};
-use super::analyze_body::{read_bounded, require_json, text_to_analyse};
 use crate::sentiment;
 use crate::store::{GroupCommitter, Recorded};
 

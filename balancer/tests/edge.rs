@@ -10,20 +10,8 @@ use std::time::{Duration, Instant};
 
 use test_support::balancer::{
     Balancer, RawUpstream, TOKEN, Upstream, backend_view, client, config_file, connect_from,
-    eventually, get,
+    eventually, get, raw_exchange,
 };
-
-/// Sends `request` on a fresh connection and reads the answer until the balancer closes.
-fn exchange(address: &str, request: &[u8]) -> String {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
 
 fn address_of(balancer: &Balancer) -> String {
     balancer.url.trim_start_matches("http://").to_owned()
@@ -219,14 +207,14 @@ async fn tunnels_and_misframed_bodies_never_reach_the_backend() {
         ),
     ];
     for (request, status, code) in attempts {
-        let answer = exchange(&address, request.as_bytes());
+        let answer = raw_exchange(&address, request.as_bytes());
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}")) && answer.contains(code),
             "{request:?} got {answer:?}"
         );
     }
     // A well-formed request still passes, and it is the only thing the backend ever saw.
-    let answer = exchange(
+    let answer = raw_exchange(
         &address,
         b"POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
     );
@@ -258,7 +246,7 @@ async fn unparseable_heads_get_json_and_slow_heads_are_cut_on_every_request() {
         ),
     ];
     for (request, status, code) in cases {
-        let answer = exchange(&address, request);
+        let answer = raw_exchange(&address, request);
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}")),
             "{answer}"
@@ -271,7 +259,7 @@ async fn unparseable_heads_get_json_and_slow_heads_are_cut_on_every_request() {
         "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(100_000)
     );
-    let answer = exchange(&address, huge.as_bytes());
+    let answer = raw_exchange(&address, huge.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert!(answer.contains("headers_too_large"), "{answer}");
 

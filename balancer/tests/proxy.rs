@@ -1,11 +1,11 @@
 //! Forwarding behaviour: headers both ways, bad input, admin authentication and metrics, and
 //! configuration errors at start-up.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use test_support::balancer::{Balancer, TOKEN, Upstream, balancer_command, client, pattern};
+use test_support::balancer::{
+    Balancer, TOKEN, Upstream, balancer_command, client, pattern, raw_exchange,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
@@ -153,17 +153,6 @@ async fn bodies_stream_both_ways_and_connections_are_reused() {
         1,
         "upstream connections were not reused: {ports:?}"
     );
-}
-
-fn raw_exchange(address: &str, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

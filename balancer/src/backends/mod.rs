@@ -172,13 +172,6 @@ impl Drop for InFlight {
 mod tests {
     use super::*;
 
-    fn check(ok: bool) -> CheckResult {
-        CheckResult {
-            ok,
-            detail: if ok { "200" } else { "503" }.into(),
-        }
-    }
-
     #[test]
     fn an_ejected_backend_takes_requests_only_in_panic_mode_and_counts_its_errors() {
         let backend = Backend::new(BackendAddress::parse("a:1").unwrap(), 1, false, None);
@@ -186,7 +179,7 @@ mod tests {
             !backend.is_available_in_panic(),
             "down until the first check"
         );
-        backend.record_check(check(true), 2, 2);
+        backend.record_check(CheckResult::answered(true), 2, 2);
         assert_eq!(backend.record_failure(1), Some(HealthFlip::Down));
         assert!(!backend.is_available() && backend.is_available_in_panic());
         assert_eq!(backend.errors(), 1);

@@ -23,6 +23,17 @@ pub struct CheckResult {
     pub detail: String,
 }
 
+#[cfg(test)]
+impl CheckResult {
+    /// A check answered 200 (`ok`) or 503, for tests.
+    pub fn answered(ok: bool) -> Self {
+        Self {
+            ok,
+            detail: if ok { "200" } else { "503" }.into(),
+        }
+    }
+}
+
 /// Starts down and unchecked; lock-free except for the latest check's detail.
 #[derive(Debug, Default)]
 pub struct HealthState {
@@ -121,24 +132,26 @@ fn flip(before: bool, after: bool) -> Option<HealthFlip> {
 mod tests {
     use super::*;
 
-    fn check(ok: bool) -> CheckResult {
-        CheckResult {
-            ok,
-            detail: if ok { "200" } else { "503" }.into(),
-        }
-    }
-
     #[test]
     fn health_flips_are_reported_once() {
         let health = HealthState::default();
-        assert_eq!(health.record_check(check(true), 2, 2), Some(HealthFlip::Up));
-        assert_eq!(health.record_check(check(false), 2, 2), None);
         assert_eq!(
-            health.record_check(check(false), 2, 2),
+            health.record_check(CheckResult::answered(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
+        assert_eq!(
+            health.record_check(CheckResult::answered(false), 2, 2),
+            None
+        );
+        assert_eq!(
+            health.record_check(CheckResult::answered(false), 2, 2),
             Some(HealthFlip::Down)
         );
-        assert_eq!(health.record_check(check(true), 2, 2), None);
-        assert_eq!(health.record_check(check(true), 2, 2), Some(HealthFlip::Up));
+        assert_eq!(health.record_check(CheckResult::answered(true), 2, 2), None);
+        assert_eq!(
+            health.record_check(CheckResult::answered(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
         assert_eq!(health.record_failure(2), None);
         assert_eq!(health.record_failure(2), Some(HealthFlip::Down));
         assert_eq!(health.record_failure(2), None);
@@ -148,18 +161,21 @@ mod tests {
     #[test]
     fn a_passive_ejection_lasts_until_rise_good_checks_and_spares_active_health() {
         let health = HealthState::default();
-        health.record_check(check(true), 2, 2);
+        health.record_check(CheckResult::answered(true), 2, 2);
         health.record_failure(1);
         assert!(health.is_ejected() && health.is_up() && !health.is_healthy());
-        assert_eq!(health.record_check(check(true), 2, 2), None);
-        assert_eq!(health.record_check(check(true), 2, 2), Some(HealthFlip::Up));
+        assert_eq!(health.record_check(CheckResult::answered(true), 2, 2), None);
+        assert_eq!(
+            health.record_check(CheckResult::answered(true), 2, 2),
+            Some(HealthFlip::Up)
+        );
         assert!(health.is_healthy());
     }
 
     #[test]
     fn a_success_between_failures_restarts_the_passive_count() {
         let health = HealthState::default();
-        health.record_check(check(true), 2, 2);
+        health.record_check(CheckResult::answered(true), 2, 2);
         assert_eq!(health.record_failure(2), None);
         health.record_success();
         assert_eq!(health.record_failure(2), None);

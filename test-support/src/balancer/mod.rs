@@ -138,3 +138,17 @@ pub fn config_file(text: &str) -> (tempfile::TempDir, String) {
     let path = path.to_str().unwrap().to_owned();
     (dir, path)
 }
+
+/// Sends `request` on a fresh connection and reads the answer until the balancer closes it
+/// (or 10 s pass): for heads no HTTP client would send.
+pub fn raw_exchange(address: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connected");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout set");
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}

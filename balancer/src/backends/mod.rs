@@ -3,6 +3,7 @@
 //! Address parsing lives in `crate::address` and the health state machine in
 //! `crate::health`; both are re-exported here under their old paths.
 
+mod configured;
 mod latency;
 mod set;
 
@@ -15,6 +16,7 @@ use actix_web::http::header::HeaderValue;
 pub use crate::address::{AddressError, BackendAddress};
 use crate::health::HealthState;
 pub use crate::health::{CheckResult, HealthFlip};
+pub use configured::{BackendEntry, StaticBackend, static_backends};
 pub use latency::LatencyHistogram;
 pub use set::{BackendSet, MembershipError, Snapshot};
 

@@ -6,6 +6,7 @@ mod entry;
 mod key;
 mod policy;
 mod purge;
+mod rules;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +22,7 @@ pub use entry::{CachedResponse, Freshness, head_body};
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
+pub use rules::{PurgeRule, PurgeRuleFile, TtlRuleFile, purge_rules, ttl_rules};
 
 use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;

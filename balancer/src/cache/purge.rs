@@ -2,7 +2,7 @@
 
 use actix_web::http::Method;
 
-use crate::configuration::PurgeRule;
+use super::rules::PurgeRule;
 
 #[derive(Debug)]
 pub struct PurgeRules(Vec<PurgeRule>);

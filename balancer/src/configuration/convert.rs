@@ -7,9 +7,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::ConfigError;
 use super::invalid;
-use super::{BackendEntry, ConfigError, PurgeRule, PurgeRuleFile, StaticBackend, TtlRuleFile};
-use crate::backends::BackendAddress;
 use crate::limits;
 use crate::proxy::{PrivatePaths, TrustedProxies};
 
@@ -78,7 +77,7 @@ pub fn prefix(field: &str, prefix: String) -> Checked<String> {
     Ok(prefix)
 }
 
-fn prefixes(field: &str, list: Vec<String>) -> Checked<Vec<String>> {
+pub fn prefixes(field: &str, list: Vec<String>) -> Checked<Vec<String>> {
     let indexed = list.into_iter().enumerate();
     indexed
         .map(|(i, p)| prefix(&format!("{field}[{i}]"), p))
@@ -87,43 +86,6 @@ fn prefixes(field: &str, list: Vec<String>) -> Checked<Vec<String>> {
 
 pub fn private_paths(field: &str, list: Vec<String>) -> Checked<PrivatePaths> {
     prefixes(field, list).map(PrivatePaths::new)
-}
-
-pub fn static_backends(field: &str, list: Vec<BackendEntry>) -> Checked<Vec<StaticBackend>> {
-    let indexed = list.into_iter().enumerate();
-    indexed
-        .map(|(i, entry)| static_backend(&format!("{field}[{i}]"), entry))
-        .collect()
-}
-
-fn static_backend(field: &str, entry: BackendEntry) -> Checked<StaticBackend> {
-    let (url, weight, name) = match entry {
-        BackendEntry::Url(text) => match text.split_once("#weight=") {
-            Some((url, weight)) => {
-                let weight = weight
-                    .parse()
-                    .map_err(|_| invalid(field, format!("weight `{weight}` is not a number")))?;
-                (url.to_owned(), weight, None)
-            }
-            None => (text, 1, None),
-        },
-        BackendEntry::Table {
-            address,
-            weight,
-            name,
-        } => (address, weight, name),
-    };
-    let weight = limits::check_weight(weight)
-        .map_err(|e| invalid(format!("{field}.weight"), e.to_string()))?;
-    if let Some(name) = &name {
-        limits::check_name(name).map_err(|e| invalid(format!("{field}.name"), e.to_string()))?;
-    }
-    let address = BackendAddress::parse(&url).map_err(|e| invalid(field, e.to_string()))?;
-    Ok(StaticBackend {
-        address,
-        weight,
-        name,
-    })
 }
 
 /// `10.0.0.0/8`, or a bare address meaning just itself.
@@ -143,43 +105,4 @@ pub fn networks(field: &str, list: Vec<String>) -> Checked<TrustedProxies> {
         .map(parse)
         .collect::<Checked<_>>()?;
     Ok(TrustedProxies::new(networks))
-}
-
-pub fn ttl_rules(field: &str, rules: Vec<TtlRuleFile>) -> Checked<Vec<(String, Duration)>> {
-    let indexed = rules.into_iter().enumerate();
-    indexed
-        .map(|(i, rule)| {
-            let prefix = prefix(&format!("{field}[{i}].prefix"), rule.prefix)?;
-            Ok((prefix, Duration::from_millis(rule.ttl_ms)))
-        })
-        .collect()
-}
-
-pub fn purge_rules(field: &str, rules: Vec<PurgeRuleFile>) -> Checked<Vec<PurgeRule>> {
-    let indexed = rules.into_iter().enumerate();
-    indexed
-        .map(|(i, rule)| purge_rule(&format!("{field}[{i}]"), rule))
-        .collect()
-}
-
-fn purge_rule(field: &str, rule: PurgeRuleFile) -> Checked<PurgeRule> {
-    let method: actix_web::http::Method = rule
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .map_err(|_| invalid(format!("{field}.method"), "not an HTTP method"))?;
-    if method.is_safe() {
-        let reason = "must be an unsafe method (POST, PUT, PATCH, DELETE)";
-        return Err(invalid(format!("{field}.method"), reason));
-    }
-    let prefix = prefix(&format!("{field}.prefix"), rule.prefix)?;
-    if rule.purges.is_empty() {
-        return Err(invalid(format!("{field}.purges"), "must not be empty"));
-    }
-    let purges = prefixes(&format!("{field}.purges"), rule.purges)?;
-    Ok(PurgeRule {
-        method,
-        prefix,
-        purges,
-    })
 }

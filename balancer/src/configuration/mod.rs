@@ -1,19 +1,18 @@
 //! Configuration: every setting is defined once in [`sections`] (key, flag, environment
 //! variable, default, doc, validation); sources stack as flags > environment > TOML file >
 //! defaults and are validated into typed [`Settings`] whose errors name the offending key.
+//! Types that belong to one room are parsed there: static backends in `backends`, the
+//! cache's TTL and purge rules in `cache`, `expose_upstream` in `proxy`.
 
 mod convert;
 mod section;
 mod sections;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use clap::Parser;
-use serde::Deserialize;
 
-use crate::backends::BackendAddress;
-
+pub(crate) use convert::{prefix as checked_prefix, prefixes as checked_prefixes};
 pub use sections::{
     CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer, ProxyLayer, ProxySettings,
     Settings, WorkerSettings, WorkersLayer,
@@ -39,7 +38,7 @@ pub enum ConfigError {
     Invalid { field: String, reason: String },
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
         reason: reason.into(),
@@ -101,101 +100,6 @@ fn read_file(path: &Path) -> Result<Layer, ConfigError> {
         path: path.to_owned(),
         source: Box::new(source),
     })
-}
-
-/// A static backend in the file: a bare URL (as `--backend` gives it, `#weight=N` allowed) or
-/// a table with a weight and a name for `X-Upstream`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum BackendEntry {
-    Url(String),
-    Table {
-        address: String,
-        #[serde(default = "one")]
-        weight: u64,
-        name: Option<String>,
-    },
-}
-
-impl From<String> for BackendEntry {
-    fn from(url: String) -> Self {
-        Self::Url(url)
-    }
-}
-
-fn one() -> u64 {
-    1
-}
-
-/// A configured upstream.
-#[derive(Debug, Clone)]
-pub struct StaticBackend {
-    pub address: BackendAddress,
-    pub weight: u32,
-    pub name: Option<String>,
-}
-
-/// Default TTL for responses under `prefix` that carry no freshness header.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TtlRuleFile {
-    pub prefix: String,
-    pub ttl_ms: u64,
-}
-
-/// After a successful `method` request to a path under `prefix`, purge entries under `purges`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurgeRuleFile {
-    #[serde(default = "default_purge_method")]
-    pub method: String,
-    pub prefix: String,
-    pub purges: Vec<String>,
-}
-
-fn default_purge_method() -> String {
-    "POST".into()
-}
-
-/// A validated invalidation-on-write rule.
-#[derive(Debug, Clone)]
-pub struct PurgeRule {
-    pub method: actix_web::http::Method,
-    pub prefix: String,
-    pub purges: Vec<String>,
-}
-
-/// Whether responses carry `X-Upstream`: `auto` shows it on a loopback listener (the local
-/// stack, where it helps) and hides it on a public one, where it would disclose private
-/// addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExposeUpstream {
-    Auto,
-    Always,
-    Never,
-}
-
-impl ExposeUpstream {
-    pub fn resolve(self, listen: std::net::SocketAddr) -> bool {
-        match self {
-            Self::Auto => listen.ip().is_loopback(),
-            Self::Always => true,
-            Self::Never => false,
-        }
-    }
-}
-
-impl FromStr for ExposeUpstream {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "auto" => Ok(Self::Auto),
-            "always" => Ok(Self::Always),
-            "never" => Ok(Self::Never),
-            other => Err(format!("`{other}` is not one of auto, always, never")),
-        }
-    }
 }
 
 #[cfg(test)]

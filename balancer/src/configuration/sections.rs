@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use super::convert::{
     address, keep, millis, networks, non_blank, parsed, positive, positive_ms, positive_secs,
-    prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules, worker_count,
+    prefix, private_paths, secs, threads, worker_count,
 };
 use super::section::section;
-use super::{
-    BackendEntry, ConfigError, ExposeUpstream, PurgeRule, PurgeRuleFile, StaticBackend,
-    TtlRuleFile, invalid,
-};
-use crate::proxy::{PrivatePaths, TrustedProxies};
+use super::{ConfigError, invalid};
+use crate::backends::{BackendEntry, StaticBackend, static_backends};
+use crate::cache::{PurgeRule, PurgeRuleFile, TtlRuleFile, purge_rules, ttl_rules};
+use crate::proxy::{ExposeUpstream, PrivatePaths, TrustedProxies};
 use crate::selection::{Algorithm, HashKey};
 
 section! {

@@ -16,6 +16,7 @@ mod body;
 mod cache_lookup;
 mod cache_store;
 mod error;
+mod expose_upstream;
 mod headers;
 mod logging;
 mod private_paths;
@@ -29,6 +30,7 @@ mod upstream_select;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ProxyError;
+pub use expose_upstream::ExposeUpstream;
 pub use headers::{ListenerScheme, RequestIds, TrustedProxies};
 pub use private_paths::PrivatePaths;
 pub use state::{ProxyState, upstream_client};

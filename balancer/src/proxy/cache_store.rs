@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use actix_web::http::header;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
@@ -13,7 +14,7 @@ use super::cache_lookup::Fetch;
 use super::headers::{PER_RESPONSE, end_to_end};
 use super::state::Session;
 use super::upstream_request::Forwarded;
-use crate::cache::{CachedResponse, HttpCache, Outcome};
+use crate::cache::{CachedResponse, HttpCache, Outcome, invalidated_paths};
 use crate::header_names::CacheStatus;
 
 /// What became of a fetch made for the cache.
@@ -147,13 +148,24 @@ pub async fn store(
     }
 }
 
-/// A successful unsafe request purges what it made stale.
+/// A non-error answer to an unsafe request (any method but GET, HEAD, OPTIONS, TRACE) purges
+/// what it made stale: the target and its same-origin `Location` / `Content-Location`
+/// (RFC 9111 section 4.4), and the configured purge rules' prefixes.
 pub fn purge_after_write(session: &Session<'_>, forwarded: &Forwarded) {
     let req = session.req;
+    let status = forwarded.response.status();
     if let Some(cache) = &session.state.cache
         && !req.method().is_safe()
-        && forwarded.response.status().is_success()
+        && (status.is_success() || status.is_redirection())
     {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let paths = invalidated_paths(host, target, forwarded.response.headers());
+        cache.invalidate_uris(host, &paths);
         cache.purge_after_write(req.method(), req.path());
     }
 }

@@ -75,6 +75,11 @@ impl CacheKey {
         &self.text[self.path_start..]
     }
 
+    /// Whether this key names one variant of a URI whose responses vary.
+    pub fn is_varied(&self) -> bool {
+        !self.vary.is_empty()
+    }
+
     pub fn is_head(&self) -> bool {
         self.head
     }

@@ -6,6 +6,7 @@ mod entry;
 mod key;
 mod policy;
 mod purge;
+mod status;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +23,7 @@ pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
 pub use purge::invalidated_paths;
+pub use status::{CACHE_STATUS, CacheOutcome, Forward};
 
 use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;

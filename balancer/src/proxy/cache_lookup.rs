@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::state::Session;
 use crate::cache::{
-    CacheKey, CachedResponse, HttpCache, Leader, Lookup, NoOutcome, Outcome, Role, follow,
+    CacheKey, CacheOutcome, CachedResponse, Forward, HttpCache, Leader, Lookup, NoOutcome, Outcome,
+    Role, follow,
 };
-use crate::header_names::CacheStatus;
 
 /// Re-lookups allowed when a leader vanished or a response turned out to vary.
 const MAX_LOOKUPS: usize = 3;
@@ -17,10 +17,10 @@ pub enum Plan {
     /// Answer from memory.
     Serve {
         entry: Arc<CachedResponse>,
-        status: CacheStatus,
+        outcome: CacheOutcome,
     },
     /// Go upstream for this request alone; store nothing.
-    Forward(CacheStatus),
+    Forward(CacheOutcome),
     /// Go upstream on the cache's behalf and store what may be stored.
     Fetch(Fetch),
 }
@@ -39,12 +39,12 @@ pub struct Fetch {
 pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
     for _ in 0..MAX_LOOKUPS {
         match cache.lookup(session.req) {
-            Lookup::Bypass => return Plan::Forward(CacheStatus::Bypass),
+            Lookup::Bypass => return Plan::Forward(CacheOutcome::forwarded(Forward::Request)),
             Lookup::Uncacheable => break,
             Lookup::Fresh(entry) => {
                 return Plan::Serve {
                     entry,
-                    status: CacheStatus::Hit,
+                    outcome: CacheOutcome::Hit,
                 };
             }
             Lookup::Stale(key, entry) => {
@@ -58,7 +58,7 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
                 }
                 return Plan::Serve {
                     entry,
-                    status: CacheStatus::Stale,
+                    outcome: CacheOutcome::StaleHit,
                 };
             }
             Lookup::Miss(key) => match cache.coalescer().join(&key) {
@@ -74,13 +74,13 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
                     Ok(Outcome::Stored(entry)) if entry.vary.is_empty() => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Hit,
+                            outcome: CacheOutcome::Collapsed,
                         };
                     }
                     Ok(Outcome::Stale(entry)) => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Stale,
+                            outcome: CacheOutcome::StaleHit,
                         };
                     }
                     // A varying response: look up this request's own variant.
@@ -91,5 +91,5 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
             },
         }
     }
-    Plan::Forward(CacheStatus::Miss)
+    Plan::Forward(CacheOutcome::forwarded(Forward::UriMiss))
 }

@@ -14,25 +14,26 @@ use super::cache_lookup::Fetch;
 use super::headers::{PER_RESPONSE, end_to_end};
 use super::state::Session;
 use super::upstream_request::Forwarded;
-use crate::cache::{CachedResponse, HttpCache, Outcome, invalidated_paths};
-use crate::header_names::CacheStatus;
+use crate::cache::{
+    CacheKey, CacheOutcome, CachedResponse, Forward, HttpCache, Outcome, invalidated_paths,
+};
 
 /// What became of a fetch made for the cache.
 pub enum Stored {
     /// Stored (or, the upstream having failed, the stale entry kept): answer from it.
     Entry {
         entry: Arc<CachedResponse>,
-        status: CacheStatus,
+        outcome: CacheOutcome,
     },
     /// Not stored: stream the upstream's answer, after `read` (bytes taken while buffering).
     Stream {
         forwarded: Forwarded,
         read: Option<Bytes>,
-        status: CacheStatus,
+        outcome: CacheOutcome,
     },
     Failed {
         error: ProxyError,
-        status: CacheStatus,
+        outcome: CacheOutcome,
     },
 }
 
@@ -63,26 +64,27 @@ pub async fn store(
                 finish(Outcome::Stale(entry.clone()));
                 return Stored::Entry {
                     entry,
-                    status: CacheStatus::Stale,
+                    outcome: CacheOutcome::StaleHit,
                 };
             }
             finish(Outcome::NotShared);
-            let status = CacheStatus::Miss;
+            let outcome = CacheOutcome::forwarded(miss_reason(&key));
             return match failed {
                 Ok(forwarded) => Stored::Stream {
                     forwarded,
                     read: None,
-                    status,
+                    outcome,
                 },
-                Err(error) => Stored::Failed { error, status },
+                Err(error) => Stored::Failed { error, outcome },
             };
         }
     };
-    let status = if stale.is_some() {
-        CacheStatus::Expired
+    let reason = if stale.is_some() {
+        Forward::Stale
     } else {
-        CacheStatus::Miss
+        miss_reason(&key)
     };
+    let unstored = CacheOutcome::forwarded(reason);
     let req = session.req;
     let response = forwarded.response.headers();
     let policy = cache.policy();
@@ -98,7 +100,7 @@ pub async fn store(
         return Stored::Stream {
             forwarded,
             read: None,
-            status,
+            outcome: unstored,
         };
     };
     let vary = policy.vary_names(response).unwrap_or_default();
@@ -123,16 +125,19 @@ pub async fn store(
                 ttl,
                 cache.stale_window(),
             ));
-            cache.store(&key, req, entry.clone(), epoch);
+            let stored = cache.store(&key, req, entry.clone(), epoch);
             finish(Outcome::Stored(entry.clone()));
-            Stored::Entry { entry, status }
+            Stored::Entry {
+                entry,
+                outcome: CacheOutcome::Forwarded { reason, stored },
+            }
         }
         Buffered::TooLarge { forwarded, read } => {
             finish(Outcome::NotShared);
             Stored::Stream {
                 forwarded,
                 read: Some(read),
-                status,
+                outcome: unstored,
             }
         }
         Buffered::Failed => {
@@ -142,9 +147,18 @@ pub async fn store(
             }
             Stored::Failed {
                 error: ProxyError::BadGateway,
-                status,
+                outcome: unstored,
             }
         }
+    }
+}
+
+/// Why a fetch for `key` without a stale entry went upstream.
+fn miss_reason(key: &CacheKey) -> Forward {
+    if key.is_varied() {
+        Forward::VaryMiss
+    } else {
+        Forward::UriMiss
     }
 }
 

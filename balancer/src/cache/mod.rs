@@ -6,6 +6,7 @@ mod entry;
 mod key;
 mod policy;
 mod purge;
+mod range;
 mod status;
 
 use std::collections::HashMap;

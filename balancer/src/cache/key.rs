@@ -46,11 +46,6 @@ impl CacheKey {
         }
     }
 
-    /// Whether `other` names the same host, path and query (any method, any variant).
-    pub fn same_uri(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-
     /// This key refined with the request's values of the `Vary` header names.
     pub fn with_vary(&self, names: &[HeaderName], req: &HttpRequest) -> Self {
         let vary = names
@@ -69,6 +64,11 @@ impl CacheKey {
             vary: Box::default(),
             ..self.clone()
         }
+    }
+
+    /// Host, path and query: the URI, whatever the method and variant.
+    pub fn uri(&self) -> &str {
+        &self.text
     }
 
     /// Path and query, as used by purge prefixes.

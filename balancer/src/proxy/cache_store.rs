@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
+use actix_web::http::header;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
@@ -13,7 +15,7 @@ use super::cache_lookup::Fetch;
 use super::headers::{PER_RESPONSE, end_to_end};
 use super::state::Session;
 use super::upstream_request::Forwarded;
-use crate::cache::{CachedResponse, HttpCache, Outcome};
+use crate::cache::{CacheKey, CachedResponse, HttpCache, Outcome};
 use crate::header_names::CacheStatus;
 
 /// What became of a fetch made for the cache.
@@ -54,27 +56,33 @@ pub async fn store(
             leader.finish(outcome);
         }
     };
+    let upstream_failed = !matches!(&sent, Ok(f) if !f.response.status().is_server_error());
+    if let Some(entry) = stale.as_ref().filter(|_| upstream_failed) {
+        entry.end_revalidation();
+        if entry
+            .expiry()
+            .serves_on_error(entry.age(), cache.stale_window())
+        {
+            finish(Outcome::Stale(entry.clone()));
+            return Stored::Entry {
+                entry: entry.clone(),
+                status: CacheStatus::Stale,
+            };
+        }
+        if entry.expiry().forbids_stale && sent.is_err() {
+            finish(Outcome::NotShared);
+            return Stored::Failed {
+                error: ProxyError::RevalidationFailed,
+                status: CacheStatus::Miss,
+            };
+        }
+    }
     let forwarded = match sent {
-        Ok(forwarded) if !forwarded.response.status().is_server_error() => forwarded,
-        failed => {
-            if let Some(entry) = stale {
-                entry.end_revalidation();
-                finish(Outcome::Stale(entry.clone()));
-                return Stored::Entry {
-                    entry,
-                    status: CacheStatus::Stale,
-                };
-            }
+        Ok(forwarded) => forwarded,
+        Err(error) => {
             finish(Outcome::NotShared);
             let status = CacheStatus::Miss;
-            return match failed {
-                Ok(forwarded) => Stored::Stream {
-                    forwarded,
-                    read: None,
-                    status,
-                },
-                Err(error) => Stored::Failed { error, status },
-            };
+            return Stored::Failed { error, status };
         }
     };
     let status = if stale.is_some() {
@@ -83,17 +91,20 @@ pub async fn store(
         CacheStatus::Miss
     };
     let req = session.req;
+    let code = forwarded.response.status();
+    if let Some(entry) = stale.as_ref().filter(|_| code == StatusCode::NOT_MODIFIED) {
+        let entry = refresh(session, cache, &key, entry, &forwarded, epoch);
+        finish(Outcome::Stored(entry.clone()));
+        return Stored::Entry { entry, status };
+    }
     let response = forwarded.response.headers();
     let policy = cache.policy();
-    let ttl = policy.ttl(
-        req.method(),
-        forwarded.response.status(),
-        key.path(),
-        response,
-    );
-    let Some(ttl) = ttl else {
+    let Some(expiry) = policy.expiry(req.method(), code, key.path(), response) else {
         finish(Outcome::NotShared);
-        cache.remember_uncacheable(key);
+        // An error answer says nothing lasting about the resource.
+        if !code.is_server_error() {
+            cache.remember_uncacheable(key);
+        }
         return Stored::Stream {
             forwarded,
             read: None,
@@ -119,7 +130,7 @@ pub async fn store(
                 body,
                 head_length,
                 vary,
-                ttl,
+                expiry,
                 cache.stale_window(),
             ));
             cache.store(&key, req, entry.clone(), epoch);
@@ -143,6 +154,45 @@ pub async fn store(
                 error: ProxyError::BadGateway,
                 status,
             }
+        }
+    }
+}
+
+/// The stored entry refreshed by a 304 (RFC 9111 section 4.3.4): its headers merged with the
+/// 304's, its freshness computed again from them.
+fn refresh(
+    session: &Session<'_>,
+    cache: &HttpCache,
+    key: &CacheKey,
+    entry: &CachedResponse,
+    forwarded: &Forwarded,
+    epoch: u64,
+) -> Arc<CachedResponse> {
+    let mut headers = entry.merged_headers(end_to_end(forwarded.response.headers(), &PER_RESPONSE));
+    // The 304's own Age and Date say how old the refreshed response is.
+    let own = forwarded.response.headers();
+    for name in [header::AGE, header::DATE] {
+        if let Some(value) = own.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    let req = session.req;
+    let path = key.path();
+    match cache
+        .policy()
+        .expiry(req.method(), entry.status, path, &headers)
+    {
+        Some(expiry) => {
+            headers.remove(header::AGE);
+            let refreshed = Arc::new(entry.refreshed(&headers, expiry, cache.stale_window()));
+            cache.store(key, req, refreshed.clone(), epoch);
+            refreshed
+        }
+        // No longer storable: answer this request from it, keep nothing.
+        None => {
+            cache.remember_uncacheable(key.clone());
+            headers.remove(header::AGE);
+            Arc::new(entry.refreshed(&headers, *entry.expiry(), cache.stale_window()))
         }
     }
 }

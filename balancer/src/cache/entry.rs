@@ -142,6 +142,20 @@ impl CachedResponse {
         )
     }
 
+    /// Whole seconds of freshness left: negative once stale (`Cache-Status`'s `ttl`).
+    pub fn ttl_left(&self) -> i64 {
+        let (age, lifetime) = (self.age(), self.expiry.lifetime);
+        // Rounded up: a response stored with `max-age=60` says 60 right after it is stored.
+        let secs = |d: Duration| {
+            let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            i64::try_from(whole).unwrap_or(i64::MAX)
+        };
+        match lifetime.checked_sub(age) {
+            Some(left) => secs(left),
+            None => -secs(age - lifetime),
+        }
+    }
+
     /// How long the store keeps it: its TTL plus the window in which it may be served stale.
     pub fn retention(&self) -> Duration {
         self.retention

@@ -29,15 +29,25 @@ impl CacheKey {
             .and_then(|h| h.to_str().ok())
             .unwrap_or_default();
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        Some(Self::for_uri(head, host, path))
+    }
+
+    /// The key without `Vary` values of a GET (or, with `head`, HEAD) of `path` on `host`.
+    pub fn for_uri(head: bool, host: &str, path: &str) -> Self {
         let mut text = String::with_capacity(host.len() + path.len());
         text.push_str(host);
         text.push_str(path);
-        Some(Self {
+        Self {
             head,
             text: text.into_boxed_str(),
             path_start: host.len(),
             vary: Box::default(),
-        })
+        }
+    }
+
+    /// Whether `other` names the same host, path and query (any method, any variant).
+    pub fn same_uri(&self, other: &Self) -> bool {
+        self.text == other.text
     }
 
     /// This key refined with the request's values of the `Vary` header names.
@@ -63,6 +73,11 @@ impl CacheKey {
     /// Path and query, as used by purge prefixes.
     pub fn path(&self) -> &str {
         &self.text[self.path_start..]
+    }
+
+    /// Whether this key names one variant of a URI whose responses vary.
+    pub fn is_varied(&self) -> bool {
+        !self.vary.is_empty()
     }
 
     pub fn is_head(&self) -> bool {

@@ -8,6 +8,7 @@ mod freshness;
 mod key;
 mod policy;
 mod purge;
+mod status;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +25,8 @@ pub use freshness::Expiry;
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
+pub use purge::invalidated_paths;
+pub use status::{CACHE_STATUS, CacheOutcome, Forward};
 
 use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;
@@ -247,6 +250,31 @@ impl HttpCache {
     pub fn purge_after_write(&self, method: &Method, path: &str) {
         for prefix in self.purge_rules.prefixes_for(method, path) {
             self.purge_prefix(prefix);
+        }
+    }
+
+    /// Invalidates every stored response (GET and HEAD, every variant) for these paths on
+    /// `host`: what a non-error answer to an unsafe request makes stale (RFC 9111 4.4).
+    pub fn invalidate_uris(&self, host: &str, paths: &[String]) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for path in paths {
+            for head in [false, true] {
+                let primary = CacheKey::for_uri(head, host, path);
+                self.store.invalidate(&primary);
+                let varied = self
+                    .vary_index
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&primary)
+                    .is_some();
+                // Variants are keyed by their request header values too: only a scan finds
+                // them, so it is made only when this URI has varied.
+                if varied {
+                    self.store
+                        .invalidate_entries_if(move |key, _| key.same_uri(&primary))
+                        .expect("invalidation closures are enabled at build time");
+                }
+            }
         }
     }
 

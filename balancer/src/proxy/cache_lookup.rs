@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::state::Session;
 use crate::cache::{
-    CacheKey, CachedResponse, HttpCache, Leader, Lookup, NoOutcome, Outcome, Role, follow,
+    CacheKey, CacheOutcome, CachedResponse, Forward, HttpCache, Leader, Lookup, NoOutcome, Outcome,
+    Role, follow,
 };
-use crate::header_names::CacheStatus;
 
 /// Re-lookups allowed when a leader vanished or a response turned out to vary.
 const MAX_LOOKUPS: usize = 3;
@@ -19,7 +19,7 @@ pub enum Plan {
     /// Answer from memory.
     Serve {
         entry: Arc<CachedResponse>,
-        status: CacheStatus,
+        outcome: CacheOutcome,
     },
     /// Answer stale from memory (`stale-while-revalidate`); `refresh`, when this request
     /// started one, runs in the background.
@@ -28,7 +28,7 @@ pub enum Plan {
         refresh: Option<Fetch>,
     },
     /// Go upstream for this request alone; store nothing.
-    Forward(CacheStatus),
+    Forward(CacheOutcome),
     /// Go upstream on the cache's behalf and store what may be stored.
     Fetch(Fetch),
 }
@@ -48,12 +48,12 @@ pub struct Fetch {
 pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
     for _ in 0..MAX_LOOKUPS {
         match cache.lookup(session.req) {
-            Lookup::Bypass => return Plan::Forward(CacheStatus::Bypass),
+            Lookup::Bypass => return Plan::Forward(CacheOutcome::forwarded(Forward::Request)),
             Lookup::Uncacheable => break,
             Lookup::Fresh(entry) => {
                 return Plan::Serve {
                     entry,
-                    status: CacheStatus::Hit,
+                    outcome: CacheOutcome::Hit,
                 };
             }
             Lookup::Stale(key, entry) => return stale(cache, key, entry),
@@ -70,13 +70,13 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
                     Ok(Outcome::Stored(entry)) if entry.vary.is_empty() => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Hit,
+                            outcome: CacheOutcome::Collapsed,
                         };
                     }
                     Ok(Outcome::Stale(entry)) => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Stale,
+                            outcome: CacheOutcome::StaleHit,
                         };
                     }
                     // A varying response: look up this request's own variant.
@@ -87,7 +87,7 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
             },
         }
     }
-    Plan::Forward(CacheStatus::Miss)
+    Plan::Forward(CacheOutcome::forwarded(Forward::UriMiss))
 }
 
 /// A stored entry past its lifetime.
@@ -112,6 +112,6 @@ fn stale(cache: &HttpCache, key: CacheKey, entry: Arc<CachedResponse>) -> Plan {
     }
     Plan::Serve {
         entry,
-        status: CacheStatus::Stale,
+        outcome: CacheOutcome::StaleHit,
     }
 }

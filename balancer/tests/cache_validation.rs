@@ -4,12 +4,12 @@
 //! 5.2.2.10), client conditionals answered from cache (4.3.2), and RFC 5861's
 //! `stale-while-revalidate` and `stale-if-error`.
 
-mod scripted_origin;
+mod exchange;
 
 use std::time::Duration;
 
-use scripted_origin::{Reply, ScriptedOrigin, fetch, fetch_with, header, http_date};
-use test_support::balancer::{Balancer, config_file, eventually};
+use exchange::{fetch, fetch_with, header, http_date, origin_with};
+use test_support::balancer::{Script, config_file, eventually};
 
 /// Long enough for a `max-age=1` entry to be stale.
 const PAST_ONE_SECOND: Duration = Duration::from_millis(1600);
@@ -17,7 +17,9 @@ const PAST_ONE_SECOND: Duration = Duration::from_millis(1600);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc9111_4_3_stale_entries_are_revalidated_and_a_304_refreshes_and_merges() {
     let modified = "Wed, 21 Oct 2015 07:28:00 GMT";
-    let origin = ScriptedOrigin::start(Reply::ok(
+    let path = "/validated";
+    let stored = Script::new(
+        200,
         &[
             ("cache-control", "max-age=1"),
             ("etag", "\"a\""),
@@ -26,29 +28,22 @@ async fn rfc9111_4_3_stale_entries_are_revalidated_and_a_304_refreshes_and_merge
             ("x-kept", "yes"),
         ],
         "stored body",
-    ));
-    let balancer = Balancer::start(&["--backend", &origin.url()]);
-    let url = format!("{}/validated", balancer.url);
+    );
+    let (origin, balancer) = origin_with(vec![(path, stored)], &[]);
+    let url = format!("{}{path}", balancer.url);
     fetch(&url).await;
     tokio::time::sleep(PAST_ONE_SECOND).await;
-    origin.answer(Reply::with_status(
-        304,
-        &[
-            ("cache-control", "max-age=60"),
-            ("etag", "\"a\""),
-            ("test-header", "two"),
-        ],
-        "",
-    ));
+    let not_modified = [
+        ("cache-control", "max-age=60"),
+        ("etag", "\"a\""),
+        ("test-header", "two"),
+    ];
+    origin.script(path, Script::new(304, &not_modified, ""));
     let (status, headers, body) = fetch(&url).await;
-    assert_eq!(
-        origin.last_request_header("if-none-match").unwrap(),
-        "\"a\""
-    );
-    assert_eq!(
-        origin.last_request_header("if-modified-since").unwrap(),
-        modified
-    );
+    let received = origin.received(path);
+    let revalidation = received.last().unwrap();
+    assert_eq!(revalidation.header("if-none-match"), Some("\"a\""));
+    assert_eq!(revalidation.header("if-modified-since"), Some(modified));
     assert_eq!((status, body.as_str()), (200, "stored body"));
     assert_eq!(header(&headers, "x-cache"), "EXPIRED");
     assert_eq!(header(&headers, "test-header"), "two", "the 304 updates");
@@ -64,52 +59,52 @@ async fn rfc9111_4_3_stale_entries_are_revalidated_and_a_304_refreshes_and_merge
         ("HIT", "stored body")
     );
     assert_eq!(header(&headers, "test-header"), "two");
-    assert_eq!(origin.hits(), 2);
+    assert_eq!(origin.received(path).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc9111_5_2_2_4_no_cache_responses_are_stored_and_revalidated_on_every_use() {
-    let origin = ScriptedOrigin::start(Reply::ok(
-        &[("cache-control", "no-cache"), ("etag", "\"n\"")],
-        "validated each time",
-    ));
-    let balancer = Balancer::start(&["--backend", &origin.url()]);
-    let url = format!("{}/no-cache", balancer.url);
+    let path = "/no-cache";
+    let validated = [("cache-control", "no-cache"), ("etag", "\"n\"")];
+    let (origin, balancer) = origin_with(
+        vec![(path, Script::new(200, &validated, "validated each time"))],
+        &[],
+    );
+    let url = format!("{}{path}", balancer.url);
     fetch(&url).await;
-    assert_eq!(origin.last_request_header("if-none-match"), None);
-    origin.answer(Reply::with_status(
-        304,
-        &[("cache-control", "no-cache"), ("etag", "\"n\"")],
-        "",
-    ));
-    for expected_hits in [2, 3] {
+    assert_eq!(origin.received(path)[0].header("if-none-match"), None);
+    origin.script(path, Script::new(304, &validated, ""));
+    for expected_requests in [2, 3] {
         let (status, _, body) = fetch(&url).await;
         assert_eq!((status, body.as_str()), (200, "validated each time"));
-        assert_eq!(origin.hits(), expected_hits);
+        let received = origin.received(path);
+        assert_eq!(received.len(), expected_requests);
         assert_eq!(
-            origin.last_request_header("if-none-match").unwrap(),
-            "\"n\""
+            received.last().unwrap().header("if-none-match"),
+            Some("\"n\"")
         );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc9111_4_2_4_must_revalidate_proxy_revalidate_and_s_maxage_are_never_served_stale() {
-    let origin = ScriptedOrigin::start(Reply::ok(&[], "x"));
-    let balancer = Balancer::start(&["--backend", &origin.url()]);
     let cases = [
         ("/must", "max-age=1, must-revalidate", 504),
         ("/proxy", "max-age=1, proxy-revalidate", 504),
         ("/shared", "s-maxage=1", 504),
         ("/plain", "max-age=1", 200),
     ];
-    for (path, cc, _) in cases {
-        origin.answer(Reply::ok(&[("cache-control", cc)], "stored"));
+    let scripts = cases
+        .iter()
+        .map(|(path, cc, _)| (*path, Script::new(200, &[("cache-control", cc)], "stored")))
+        .collect();
+    let (origin, balancer) = origin_with(scripts, &[]);
+    for (path, _, _) in cases {
         fetch(&format!("{}{path}", balancer.url)).await;
     }
     tokio::time::sleep(PAST_ONE_SECOND).await;
-    origin.disconnect(true);
     for (path, cc, expected) in cases {
+        origin.script(path, Script::disconnect());
         let (status, headers, body) = fetch(&format!("{}{path}", balancer.url)).await;
         assert_eq!(status, expected, "{cc}");
         if expected == 504 {
@@ -125,22 +120,24 @@ async fn rfc9111_4_2_4_must_revalidate_proxy_revalidate_and_s_maxage_are_never_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc5861_4_stale_if_error_serves_stale_only_within_its_window() {
-    let origin = ScriptedOrigin::start(Reply::ok(&[], "x"));
-    // No configured stale window: only the directive allows serving stale.
-    let (_dir, config) = config_file("[cache]\nstale_ms = 0\n");
-    let balancer = Balancer::start(&["--config", &config, "--backend", &origin.url()]);
     let cases = [
         ("/long", "max-age=1, stale-if-error=60", 200),
         ("/short", "max-age=1, stale-if-error=1", 502),
         ("/none", "max-age=1", 502),
     ];
-    for (path, cc, _) in cases {
-        origin.answer(Reply::ok(&[("cache-control", cc)], "stored"));
+    let scripts = cases
+        .iter()
+        .map(|(path, cc, _)| (*path, Script::new(200, &[("cache-control", cc)], "stored")))
+        .collect();
+    // No configured stale window: only the directive allows serving stale.
+    let (_dir, config) = config_file("[cache]\nstale_ms = 0\n");
+    let (origin, balancer) = origin_with(scripts, &["--config", &config]);
+    for (path, _, _) in cases {
         fetch(&format!("{}{path}", balancer.url)).await;
     }
     tokio::time::sleep(Duration::from_millis(2600)).await;
-    origin.disconnect(true);
     for (path, cc, expected) in cases {
+        origin.script(path, Script::disconnect());
         let (status, headers, _) = fetch(&format!("{}{path}", balancer.url)).await;
         assert_eq!(status, expected, "{cc}");
         if expected == 200 {
@@ -151,21 +148,17 @@ async fn rfc5861_4_stale_if_error_serves_stale_only_within_its_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc5861_3_stale_while_revalidate_serves_stale_and_refreshes_once_in_the_background() {
-    let origin = ScriptedOrigin::start(Reply::ok(
-        &[
-            ("cache-control", "max-age=1, stale-while-revalidate=60"),
-            ("etag", "\"v1\""),
-        ],
-        "one",
-    ));
-    let balancer = Balancer::start(&["--backend", &origin.url()]);
-    let url = format!("{}/swr", balancer.url);
+    let path = "/swr";
+    let first = [
+        ("cache-control", "max-age=1, stale-while-revalidate=60"),
+        ("etag", "\"v1\""),
+    ];
+    let (origin, balancer) = origin_with(vec![(path, Script::new(200, &first, "one"))], &[]);
+    let url = format!("{}{path}", balancer.url);
     fetch(&url).await;
     tokio::time::sleep(PAST_ONE_SECOND).await;
-    origin.answer(Reply::ok(
-        &[("cache-control", "max-age=60"), ("etag", "\"v2\"")],
-        "two",
-    ));
+    let second = [("cache-control", "max-age=60"), ("etag", "\"v2\"")];
+    origin.script(path, Script::new(200, &second, "two"));
     let (status, headers, body) = fetch(&url).await;
     assert_eq!(
         (status, header(&headers, "x-cache"), body.as_str()),
@@ -187,26 +180,22 @@ async fn rfc5861_3_stale_while_revalidate_serves_stale_and_refreshes_once_in_the
     })
     .await;
     assert!(refreshed, "the background refresh stored the new response");
-    assert_eq!(origin.hits(), 2, "one refresh for all the stale answers");
-    assert_eq!(
-        origin.last_request_header("if-none-match").unwrap(),
-        "\"v1\""
-    );
+    let received = origin.received(path);
+    assert_eq!(received.len(), 2, "one refresh for all the stale answers");
+    assert_eq!(received[1].header("if-none-match"), Some("\"v1\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc9111_4_3_2_client_conditionals_are_answered_from_a_fresh_entry() {
     let date = http_date(0);
-    let origin = ScriptedOrigin::start(Reply::ok(
-        &[
-            ("cache-control", "max-age=600"),
-            ("etag", "\"s\""),
-            ("date", &date),
-        ],
-        "x",
-    ));
-    let balancer = Balancer::start(&["--backend", &origin.url()]);
-    let url = format!("{}/conditional", balancer.url);
+    let path = "/conditional";
+    let fresh = [
+        ("cache-control", "max-age=600"),
+        ("etag", "\"s\""),
+        ("date", date.as_str()),
+    ];
+    let (origin, balancer) = origin_with(vec![(path, Script::new(200, &fresh, "x"))], &[]);
+    let url = format!("{}{path}", balancer.url);
     fetch(&url).await;
     let weak = fetch_with(&url, &[("if-none-match", "W/\"s\"")]).await;
     assert_eq!((weak.0, header(&weak.1, "x-cache")), (304, "HIT"));
@@ -215,5 +204,5 @@ async fn rfc9111_4_3_2_client_conditionals_are_answered_from_a_fresh_entry() {
     assert_eq!(same.0, 304);
     let earlier = fetch_with(&url, &[("if-modified-since", &http_date(-3600))]).await;
     assert_eq!(earlier.0, 200);
-    assert_eq!(origin.hits(), 1);
+    assert_eq!(origin.received(path).len(), 1);
 }

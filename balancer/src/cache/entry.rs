@@ -13,7 +13,8 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::freshness::{Expiry, age_seconds, parse_date};
+use super::date::parse_date;
+use super::freshness::{Expiry, age_seconds};
 
 /// Bytes accounted per entry on top of its headers and body.
 const ENTRY_OVERHEAD: usize = 256;

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
 
+use super::date::parse_date;
 use super::directives::Directives;
 
 /// Fraction of the time since `Last-Modified` taken as a heuristic lifetime (RFC 9111 4.2.2).
@@ -174,17 +175,11 @@ fn http_date(headers: &HeaderMap, name: &HeaderName) -> Option<SystemTime> {
     parse_date(headers.get(name)?.as_bytes())
 }
 
-/// IMF-fixdate, RFC 850 and asctime dates (RFC 9110 section 5.6.7).
-pub fn parse_date(value: &[u8]) -> Option<SystemTime> {
-    let text = std::str::from_utf8(value).ok()?;
-    text.trim().parse::<HttpDate>().ok().map(SystemTime::from)
-}
-
 #[cfg(test)]
 mod tests {
     //! RFC 9111 sections 4.2.1-4.2.4 and 5.1/5.3, RFC 5861.
     use super::*;
-    use actix_web::http::header::HeaderValue;
+    use actix_web::http::header::{HeaderValue, HttpDate};
 
     fn map(pairs: &[(HeaderName, String)]) -> HeaderMap {
         let mut map = HeaderMap::new();

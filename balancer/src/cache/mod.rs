@@ -2,6 +2,7 @@
 //! policy, coalesced misses, stale serving and purge-on-write.
 
 mod coalesce;
+mod date;
 mod directives;
 mod entry;
 mod freshness;

@@ -2,7 +2,10 @@
 //! policy, coalesced misses, stale serving and purge-on-write.
 
 mod coalesce;
+mod date;
+mod directives;
 mod entry;
+mod freshness;
 mod key;
 mod policy;
 mod purge;
@@ -20,6 +23,7 @@ use actix_web::http::header::HeaderName;
 
 pub use coalesce::{Coalescer, Leader, NoOutcome, Outcome, Role, follow};
 pub use entry::{CachedResponse, Freshness, head_body};
+pub use freshness::Expiry;
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
@@ -260,8 +264,10 @@ impl HttpCache {
         true
     }
 
-    /// The upstream answered `key` with a response that must not be stored.
+    /// The upstream answered `key` with a response that must not be stored: an older stored
+    /// one is no longer what the origin serves.
     pub fn remember_uncacheable(&self, key: CacheKey) {
+        self.store.invalidate(&key);
         self.uncacheable.insert(key, ());
     }
 

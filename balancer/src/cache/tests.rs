@@ -47,7 +47,7 @@ fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing()
             bytes::Bytes::from_static(body.as_bytes()),
             None,
             Vec::new(),
-            Duration::from_secs(60),
+            Expiry::fresh_for(Duration::from_secs(60)),
             Duration::ZERO,
         ))
     };
@@ -78,7 +78,7 @@ fn invalidating_a_uri_stops_only_its_own_older_fetches_from_storing() {
             bytes::Bytes::from_static(b"x"),
             None,
             Vec::new(),
-            Duration::from_secs(60),
+            Expiry::fresh_for(Duration::from_secs(60)),
             Duration::ZERO,
         ))
     };

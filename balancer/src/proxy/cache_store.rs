@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -56,47 +57,61 @@ pub async fn store(
             leader.finish(outcome);
         }
     };
-    let forwarded = match sent {
-        Ok(forwarded) if !forwarded.response.status().is_server_error() => forwarded,
-        failed => {
-            if let Some(entry) = stale {
-                entry.end_revalidation();
-                finish(Outcome::Stale(entry.clone()));
-                return Stored::Entry {
-                    entry,
-                    outcome: CacheOutcome::StaleHit,
-                };
-            }
-            finish(Outcome::NotShared);
-            let outcome = CacheOutcome::forwarded(miss_reason(&key));
-            return match failed {
-                Ok(forwarded) => Stored::Stream {
-                    forwarded,
-                    read: None,
-                    outcome,
-                },
-                Err(error) => Stored::Failed { error, outcome },
-            };
-        }
-    };
     let reason = if stale.is_some() {
         Forward::Stale
     } else {
         miss_reason(&key)
     };
     let unstored = CacheOutcome::forwarded(reason);
+    let upstream_failed = !matches!(&sent, Ok(f) if !f.response.status().is_server_error());
+    if let Some(entry) = stale.as_ref().filter(|_| upstream_failed) {
+        entry.end_revalidation();
+        if entry
+            .expiry()
+            .serves_on_error(entry.age(), cache.stale_window())
+        {
+            finish(Outcome::Stale(entry.clone()));
+            return Stored::Entry {
+                entry: entry.clone(),
+                outcome: CacheOutcome::StaleHit,
+            };
+        }
+        if entry.expiry().forbids_stale && sent.is_err() {
+            finish(Outcome::NotShared);
+            return Stored::Failed {
+                error: ProxyError::RevalidationFailed,
+                outcome: unstored,
+            };
+        }
+    }
+    let forwarded = match sent {
+        Ok(forwarded) => forwarded,
+        Err(error) => {
+            finish(Outcome::NotShared);
+            return Stored::Failed {
+                error,
+                outcome: unstored,
+            };
+        }
+    };
     let req = session.req;
+    let code = forwarded.response.status();
+    if let Some(entry) = stale.as_ref().filter(|_| code == StatusCode::NOT_MODIFIED) {
+        let (entry, stored) = refresh(session, cache, &key, entry, &forwarded, epoch);
+        finish(Outcome::Stored(entry.clone()));
+        return Stored::Entry {
+            entry,
+            outcome: CacheOutcome::Forwarded { reason, stored },
+        };
+    }
     let response = forwarded.response.headers();
     let policy = cache.policy();
-    let ttl = policy.ttl(
-        req.method(),
-        forwarded.response.status(),
-        key.path(),
-        response,
-    );
-    let Some(ttl) = ttl else {
+    let Some(expiry) = policy.expiry(req.method(), code, key.path(), response) else {
         finish(Outcome::NotShared);
-        cache.remember_uncacheable(key);
+        // An error answer says nothing lasting about the resource.
+        if !code.is_server_error() {
+            cache.remember_uncacheable(key);
+        }
         return Stored::Stream {
             forwarded,
             read: None,
@@ -122,7 +137,7 @@ pub async fn store(
                 body,
                 head_length,
                 vary,
-                ttl,
+                expiry,
                 cache.stale_window(),
             ));
             let stored = cache.store(&key, req, entry.clone(), epoch);
@@ -159,6 +174,47 @@ fn miss_reason(key: &CacheKey) -> Forward {
         Forward::VaryMiss
     } else {
         Forward::UriMiss
+    }
+}
+
+/// The stored entry refreshed by a 304 (RFC 9111 section 4.3.4): its headers merged with the
+/// 304's, its freshness computed again from them; with whether it is stored again.
+fn refresh(
+    session: &Session<'_>,
+    cache: &HttpCache,
+    key: &CacheKey,
+    entry: &CachedResponse,
+    forwarded: &Forwarded,
+    epoch: u64,
+) -> (Arc<CachedResponse>, bool) {
+    let mut headers = entry.merged_headers(end_to_end(forwarded.response.headers(), &PER_RESPONSE));
+    // The 304's own Age and Date say how old the refreshed response is.
+    let own = forwarded.response.headers();
+    for name in [header::AGE, header::DATE] {
+        if let Some(value) = own.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    let req = session.req;
+    let expiry = cache
+        .policy()
+        .expiry(req.method(), entry.status, key.path(), &headers);
+    headers.remove(header::AGE);
+    match expiry {
+        Some(expiry) => {
+            let refreshed = Arc::new(entry.refreshed(&headers, expiry, cache.stale_window()));
+            let stored = cache.store(key, req, refreshed.clone(), epoch);
+            (refreshed, stored)
+        }
+        // No longer storable: answer this request from it, keep nothing.
+        None => {
+            cache.remember_uncacheable(key.clone());
+            let expiry = *entry.expiry();
+            (
+                Arc::new(entry.refreshed(&headers, expiry, cache.stale_window())),
+                false,
+            )
+        }
     }
 }
 

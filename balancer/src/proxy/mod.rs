@@ -41,7 +41,7 @@ use cache_lookup::{Fetch, Plan};
 use cache_store::Stored;
 use request_filter::Route;
 use state::Session;
-use upstream_request::Forwarded;
+use upstream_request::{Conditionals, Forwarded};
 
 /// The public handler for every request.
 pub async fn handle(
@@ -67,6 +67,16 @@ pub async fn handle(
                 outcome,
                 Ok(response_filter::from_cache(&session, &entry, outcome)),
             ),
+            Plan::ServeStale { entry, refresh } => {
+                if let Some(fetch) = refresh {
+                    refresh_in_background(&req, &state, &client, fetch);
+                }
+                let outcome = CacheOutcome::StaleHit;
+                (
+                    outcome,
+                    Ok(response_filter::from_cache(&session, &entry, outcome)),
+                )
+            }
             Plan::Forward(outcome) => (
                 outcome,
                 forward(&session, RequestFraming::None, payload, outcome).await,
@@ -82,11 +92,29 @@ pub async fn handle(
 async fn upstream(
     session: &Session<'_>,
     body: OutgoingBody,
-    strip_conditionals: bool,
+    conditionals: Conditionals<'_>,
 ) -> Result<Forwarded, ProxyError> {
     let snapshot = session.state.backends.hold();
     let candidates = upstream_select::select(session, &snapshot)?;
-    upstream_request::send(session, body, candidates, strip_conditionals).await
+    upstream_request::send(session, body, candidates, conditionals).await
+}
+
+/// `stale-while-revalidate` (RFC 5861 section 3): the refresh runs on this worker after the
+/// stale answer went out; its result only updates the cache.
+fn refresh_in_background(
+    req: &HttpRequest,
+    state: &web::Data<ProxyState>,
+    client: &web::Data<UpstreamClient>,
+    fetch: Fetch,
+) {
+    let (req, state, client) = (req.clone(), state.clone(), client.clone());
+    actix_web::rt::spawn(async move {
+        let Some(cache) = state.cache.as_deref() else {
+            return;
+        };
+        let session = Session::new(&req, &state, &client);
+        let _ = fetch_for_cache(&session, cache, fetch).await;
+    });
 }
 
 /// A request the cache does not store: sent with its body, streamed back.
@@ -98,7 +126,7 @@ async fn forward(
 ) -> Result<HttpResponse, ProxyError> {
     let settings = &session.state.settings;
     let body = body::prepare(session.req, framing, payload, settings).await?;
-    let forwarded = upstream(session, body, false).await?;
+    let forwarded = upstream(session, body, Conditionals::Client).await?;
     cache_store::purge_after_write(session, &forwarded);
     Ok(response_filter::from_upstream(
         session, forwarded, outcome, None,
@@ -111,7 +139,11 @@ async fn fetch_for_cache(
     cache: &HttpCache,
     fetch: Fetch,
 ) -> (CacheOutcome, Result<HttpResponse, ProxyError>) {
-    let sent = upstream(session, OutgoingBody::Empty, true).await;
+    let conditionals = match &fetch.stale {
+        Some(entry) => Conditionals::Revalidate(entry),
+        None => Conditionals::Strip,
+    };
+    let sent = upstream(session, OutgoingBody::Empty, conditionals).await;
     match cache_store::store(session, cache, fetch, sent).await {
         Stored::Entry { entry, outcome } => (
             outcome,

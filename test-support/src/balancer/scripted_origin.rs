@@ -15,6 +15,8 @@ pub struct Script {
     pub body: String,
     /// Interim responses sent first, each `(status, headers)`.
     pub interim: Vec<(u16, Vec<(String, String)>)>,
+    /// Close the connection without answering, like an origin that failed.
+    pub disconnect: bool,
 }
 
 impl Script {
@@ -27,6 +29,15 @@ impl Script {
                 .collect(),
             body: body.to_owned(),
             interim: Vec::new(),
+            disconnect: false,
+        }
+    }
+
+    /// No answer: the connection is closed once the request is read.
+    pub fn disconnect() -> Self {
+        Self {
+            disconnect: true,
+            ..Self::default()
         }
     }
 
@@ -147,6 +158,9 @@ fn serve(
             headers,
         });
         let script = script.unwrap_or_else(|| Script::new(200, &[], "ready"));
+        if script.disconnect {
+            return Ok(());
+        }
         writer.write_all(&encode(&script, head))?;
     }
 }

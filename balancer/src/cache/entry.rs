@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use super::date::parse_date;
 use super::freshness::{Expiry, age_seconds};
+use super::range::{self, Selection};
 
 /// Bytes accounted per entry on top of its headers and body.
 const ENTRY_OVERHEAD: usize = 256;
@@ -214,17 +215,42 @@ impl CachedResponse {
         matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
     }
 
-    /// The stored response for `req`, with its `Age`.
+    /// The stored response for `req`, with its `Age`: whole, `304` to a matching conditional,
+    /// or the byte range a GET asks for (see [`range`]).
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let status = if self.status == StatusCode::OK && self.not_modified(req.headers()) {
             StatusCode::NOT_MODIFIED
         } else {
             self.status
         };
-        let mut response = match (status, self.head_length) {
-            (StatusCode::NOT_MODIFIED, _) => HttpResponse::NotModified().finish(),
-            (_, Some(length)) => HttpResponse::build(status).body(head_body(length)),
-            _ => HttpResponse::build(status).body(self.body.clone()),
+        let selection = match (status, self.head_length) {
+            (StatusCode::OK, None) => range::select(
+                req.headers(),
+                self.body.len(),
+                self.header(&header::ETAG),
+                self.header(&header::LAST_MODIFIED),
+            ),
+            _ => Selection::Whole,
+        };
+        let mut response = match (status, self.head_length, selection) {
+            (StatusCode::NOT_MODIFIED, ..) => HttpResponse::NotModified().finish(),
+            (_, Some(length), _) => HttpResponse::build(status).body(head_body(length)),
+            (_, None, Selection::Whole) => HttpResponse::build(status).body(self.body.clone()),
+            (
+                _,
+                None,
+                Selection::Part {
+                    span,
+                    content_range,
+                },
+            ) => HttpResponse::PartialContent()
+                .insert_header((header::CONTENT_RANGE, content_range))
+                .body(self.body.slice(span)),
+            (_, None, Selection::Unsatisfiable { content_range }) => {
+                return HttpResponse::RangeNotSatisfiable()
+                    .insert_header((header::CONTENT_RANGE, content_range))
+                    .finish();
+            }
         };
         let headers = response.headers_mut();
         for (name, value) in &self.headers {

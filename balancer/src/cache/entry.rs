@@ -320,6 +320,39 @@ mod tests {
     }
 
     #[test]
+    fn rfc9111_4_3_1_validators_and_3_2_a_304_replaces_only_the_fields_it_carries() {
+        let stored = entry();
+        let sent: Vec<_> = stored
+            .validators()
+            .map(|(n, v)| (n, v.to_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                (header::IF_NONE_MATCH, "\"v1\"".to_owned()),
+                (
+                    header::IF_MODIFIED_SINCE,
+                    "Wed, 21 Oct 2015 07:28:00 GMT".to_owned()
+                ),
+            ]
+        );
+        let mut update = HeaderMap::new();
+        update.append(header::ETAG, HeaderValue::from_static("\"v2\""));
+        update.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        let link = HeaderName::from_static("link");
+        update.append(link.clone(), HeaderValue::from_static("<a>"));
+        update.append(link.clone(), HeaderValue::from_static("<b>"));
+        let merged = stored.merged_headers(update.iter());
+        assert_eq!(merged.get(header::ETAG).unwrap(), "\"v2\"");
+        assert_eq!(
+            merged.get(header::LAST_MODIFIED).unwrap(),
+            "Wed, 21 Oct 2015 07:28:00 GMT"
+        );
+        assert!(!merged.contains_key(header::CONTENT_LENGTH));
+        assert_eq!(merged.get_all(link).count(), 2);
+    }
+
+    #[test]
     fn only_one_revalidation_at_a_time() {
         let entry = entry();
         assert!(entry.try_begin_revalidation());

@@ -30,8 +30,10 @@ class Processes:
     def start(self, argv, cpu=None, **kwargs):
         if cpu is not None:
             argv = ["taskset", "-c", str(cpu)] + list(argv)
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True, **kwargs)
+        kwargs.setdefault("stdout", subprocess.DEVNULL)
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
+                                 **kwargs)
         self.children.append(child)
         return child
 

@@ -1,5 +1,6 @@
-//! A stored response and how it is served again: freshness, age, the one-request revalidation
-//! flag behind `EXPIRED`/`STALE`, and conditional (`If-None-Match`/`If-Modified-Since`) answers.
+//! A stored response and how it is served again: its age (RFC 9111 4.2.3) and freshness, the
+//! one-request revalidation flag behind `EXPIRED`/`STALE`, the validators a revalidation sends
+//! and the 304 that refreshes it (3.2, 4.3), and conditional answers to clients (4.3.2).
 //! Labelling the answer (`X-Cache`, `X-Upstream`, `X-Request-Id`) is the proxy's response filter.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,9 +9,13 @@ use std::time::{Duration, Instant};
 use actix_web::body::{BoxBody, MessageBody, SizedStream};
 use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue, HttpDate};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
+
+use super::date::parse_date;
+use super::freshness::{Expiry, age_seconds};
+use super::range::{self, Selection};
 
 /// Bytes accounted per entry on top of its headers and body.
 const ENTRY_OVERHEAD: usize = 256;
@@ -29,7 +34,7 @@ pub struct CachedResponse {
     /// Request headers the response varies on.
     pub vary: Vec<HeaderName>,
     stored_at: Instant,
-    ttl: Duration,
+    expiry: Expiry,
     retention: Duration,
     revalidating: AtomicBool,
 }
@@ -50,8 +55,8 @@ impl CachedResponse {
         body: Bytes,
         head_length: Option<u64>,
         vary: Vec<HeaderName>,
-        ttl: Duration,
-        stale: Duration,
+        expiry: Expiry,
+        stale_window: Duration,
     ) -> Self {
         Self {
             status,
@@ -61,17 +66,95 @@ impl CachedResponse {
             head_length,
             vary,
             stored_at: Instant::now(),
-            ttl,
-            retention: ttl + stale,
+            expiry,
+            retention: expiry.retention(stale_window),
             revalidating: AtomicBool::new(false),
         }
     }
 
+    /// Its current age: the age it arrived with plus the time it has been stored.
+    pub fn age(&self) -> Duration {
+        self.expiry
+            .initial_age
+            .saturating_add(self.stored_at.elapsed())
+    }
+
+    pub fn expiry(&self) -> &Expiry {
+        &self.expiry
+    }
+
     pub fn freshness(&self) -> Freshness {
-        if self.stored_at.elapsed() < self.ttl {
+        if self.expiry.is_fresh(self.age()) {
             Freshness::Fresh
         } else {
             Freshness::Stale
+        }
+    }
+
+    /// The conditionals that revalidate it (RFC 9111 section 4.3.1).
+    pub fn validators(&self) -> impl Iterator<Item = (HeaderName, &HeaderValue)> {
+        let etag = self
+            .header(&header::ETAG)
+            .map(|v| (header::IF_NONE_MATCH, v));
+        let modified = self
+            .header(&header::LAST_MODIFIED)
+            .map(|v| (header::IF_MODIFIED_SINCE, v));
+        etag.into_iter().chain(modified)
+    }
+
+    /// Its stored headers updated by those of a 304 (RFC 9111 section 3.2): a field the 304
+    /// carries replaces the stored one, the others are kept.
+    pub fn merged_headers<'a>(
+        &self,
+        update: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    ) -> HeaderMap {
+        let mut merged = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            merged.append(name.clone(), value.clone());
+        }
+        let mut replaced: Vec<&HeaderName> = Vec::new();
+        for (name, value) in update {
+            if *name == header::CONTENT_LENGTH {
+                continue;
+            }
+            if replaced.contains(&name) {
+                merged.append(name.clone(), value.clone());
+            } else {
+                merged.insert(name.clone(), value.clone());
+                replaced.push(name);
+            }
+        }
+        merged
+    }
+
+    /// The same response with `headers` (from [`Self::merged_headers`]) and a new freshness.
+    pub fn refreshed(&self, headers: &HeaderMap, expiry: Expiry, stale_window: Duration) -> Self {
+        Self::new(
+            self.status,
+            headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect(),
+            self.upstream.clone(),
+            self.body.clone(),
+            self.head_length,
+            self.vary.clone(),
+            expiry,
+            stale_window,
+        )
+    }
+
+    /// Whole seconds of freshness left: negative once stale (`Cache-Status`'s `ttl`).
+    pub fn ttl_left(&self) -> i64 {
+        let (age, lifetime) = (self.age(), self.expiry.lifetime);
+        // Rounded up: a response stored with `max-age=60` says 60 right after it is stored.
+        let secs = |d: Duration| {
+            let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            i64::try_from(whole).unwrap_or(i64::MAX)
+        };
+        match lifetime.checked_sub(age) {
+            Some(left) => secs(left),
+            None => -secs(age - lifetime),
         }
     }
 
@@ -123,31 +206,57 @@ impl CachedResponse {
         }
         let since = request
             .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok()?.parse::<HttpDate>().ok());
+            .and_then(|v| parse_date(v.as_bytes()));
+        // Without Last-Modified, the Date it was sent with is the latest it can have changed.
         let modified = self
             .header(&header::LAST_MODIFIED)
-            .and_then(|v| v.to_str().ok()?.parse::<HttpDate>().ok());
+            .or_else(|| self.header(&header::DATE))
+            .and_then(|v| parse_date(v.as_bytes()));
         matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
     }
 
-    /// The stored response for `req`, with its `Age`.
+    /// The stored response for `req`, with its `Age`: whole, `304` to a matching conditional,
+    /// or the byte range a GET asks for (see [`range`]).
     pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let status = if self.status == StatusCode::OK && self.not_modified(req.headers()) {
             StatusCode::NOT_MODIFIED
         } else {
             self.status
         };
-        let mut response = match (status, self.head_length) {
-            (StatusCode::NOT_MODIFIED, _) => HttpResponse::NotModified().finish(),
-            (_, Some(length)) => HttpResponse::build(status).body(head_body(length)),
-            _ => HttpResponse::build(status).body(self.body.clone()),
+        let selection = match (status, self.head_length) {
+            (StatusCode::OK, None) => range::select(
+                req.headers(),
+                self.body.len(),
+                self.header(&header::ETAG),
+                self.header(&header::LAST_MODIFIED),
+            ),
+            _ => Selection::Whole,
+        };
+        let mut response = match (status, self.head_length, selection) {
+            (StatusCode::NOT_MODIFIED, ..) => HttpResponse::NotModified().finish(),
+            (_, Some(length), _) => HttpResponse::build(status).body(head_body(length)),
+            (_, None, Selection::Whole) => HttpResponse::build(status).body(self.body.clone()),
+            (
+                _,
+                None,
+                Selection::Part {
+                    span,
+                    content_range,
+                },
+            ) => HttpResponse::PartialContent()
+                .insert_header((header::CONTENT_RANGE, content_range))
+                .body(self.body.slice(span)),
+            (_, None, Selection::Unsatisfiable { content_range }) => {
+                return HttpResponse::RangeNotSatisfiable()
+                    .insert_header((header::CONTENT_RANGE, content_range))
+                    .finish();
+            }
         };
         let headers = response.headers_mut();
         for (name, value) in &self.headers {
             headers.append(name.clone(), value.clone());
         }
-        let age = self.stored_at.elapsed().as_secs();
-        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(header::AGE, HeaderValue::from(age_seconds(self.age())));
         response
     }
 }
@@ -180,7 +289,7 @@ mod tests {
             Bytes::from_static(b"body"),
             None,
             Vec::new(),
-            Duration::from_secs(60),
+            Expiry::fresh_for(Duration::from_secs(60)),
             Duration::ZERO,
         )
     }
@@ -208,6 +317,39 @@ mod tests {
             status_for((header::IF_MODIFIED_SINCE, "Tue, 20 Oct 2015 07:28:00 GMT")),
             StatusCode::OK
         );
+    }
+
+    #[test]
+    fn rfc9111_4_3_1_validators_and_3_2_a_304_replaces_only_the_fields_it_carries() {
+        let stored = entry();
+        let sent: Vec<_> = stored
+            .validators()
+            .map(|(n, v)| (n, v.to_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                (header::IF_NONE_MATCH, "\"v1\"".to_owned()),
+                (
+                    header::IF_MODIFIED_SINCE,
+                    "Wed, 21 Oct 2015 07:28:00 GMT".to_owned()
+                ),
+            ]
+        );
+        let mut update = HeaderMap::new();
+        update.append(header::ETAG, HeaderValue::from_static("\"v2\""));
+        update.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        let link = HeaderName::from_static("link");
+        update.append(link.clone(), HeaderValue::from_static("<a>"));
+        update.append(link.clone(), HeaderValue::from_static("<b>"));
+        let merged = stored.merged_headers(update.iter());
+        assert_eq!(merged.get(header::ETAG).unwrap(), "\"v2\"");
+        assert_eq!(
+            merged.get(header::LAST_MODIFIED).unwrap(),
+            "Wed, 21 Oct 2015 07:28:00 GMT"
+        );
+        assert!(!merged.contains_key(header::CONTENT_LENGTH));
+        assert_eq!(merged.get_all(link).count(), 2);
     }
 
     #[test]

@@ -2,11 +2,16 @@
 //! policy, coalesced misses, stale serving and purge-on-write.
 
 mod coalesce;
+mod date;
+mod directives;
 mod entry;
+mod freshness;
 mod key;
 mod policy;
 mod purge;
+mod range;
 mod rules;
+mod status;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,10 +24,13 @@ use actix_web::http::header::HeaderName;
 
 pub use coalesce::{Coalescer, Leader, NoOutcome, Outcome, Role, follow};
 pub use entry::{CachedResponse, Freshness, head_body};
+pub use freshness::Expiry;
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
+pub use purge::invalidated_paths;
 pub use rules::{PurgeRule, PurgeRuleFile, TtlRuleFile, purge_rules, ttl_rules};
+pub use status::{CACHE_STATUS, CacheOutcome, Forward};
 
 use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;
@@ -44,6 +52,12 @@ pub enum Lookup {
 const UNCACHEABLE_TTL: Duration = Duration::from_secs(5);
 /// Bound on remembered uncacheable keys.
 const UNCACHEABLE_CAPACITY: u64 = 100_000;
+
+/// How long an invalidated URI refuses results of fetches that started before it: longer than
+/// any fetch lasts (the upstream timeout bounds the head, the entry size bound the body).
+const INVALIDATED_TTL: Duration = Duration::from_secs(120);
+/// Bound on remembered invalidations.
+const INVALIDATED_CAPACITY: u64 = 100_000;
 
 /// `X-Cache` outcomes, counted for metrics.
 #[derive(Debug, Default)]
@@ -102,8 +116,14 @@ pub struct HttpCache {
     coalescer: Arc<Coalescer>,
     policy: CachePolicy,
     purge_rules: PurgeRules,
-    /// Bumped by every purge: a fetch that started before a purge must not store its result.
+    /// Bumped by every purge and invalidation: a fetch remembers it when it starts.
     epoch: AtomicU64,
+    /// The epoch of the last prefix (or full) purge: no fetch started before it may store.
+    purged_at: AtomicU64,
+    /// The epoch at which each URI (host, path and query) was last invalidated by an unsafe
+    /// request: no fetch of it started before then may store. Kept long enough to outlive any
+    /// fetch in flight.
+    invalidated: moka::sync::Cache<Box<str>, u64>,
     stale: Duration,
     lock_timeout: Duration,
     max_entry_bytes: usize,
@@ -137,6 +157,11 @@ impl HttpCache {
             policy: CachePolicy::new(settings),
             purge_rules: PurgeRules::new(settings.purge.clone()),
             epoch: AtomicU64::new(0),
+            purged_at: AtomicU64::new(0),
+            invalidated: moka::sync::Cache::builder()
+                .max_capacity(INVALIDATED_CAPACITY)
+                .time_to_live(INVALIDATED_TTL)
+                .build(),
             stale: settings.stale,
             lock_timeout: settings.lock_timeout,
             max_entry_bytes: settings.max_entry_bytes as usize,
@@ -202,6 +227,12 @@ impl HttpCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Whether a purge, or an invalidation of `key`'s URI, happened since `epoch`.
+    fn outdated(&self, key: &CacheKey, epoch: u64) -> bool {
+        self.purged_at.load(Ordering::Acquire) > epoch
+            || self.invalidated.get(key.uri()).is_some_and(|at| at > epoch)
+    }
+
     /// Stores `entry` fetched for `req` unless a purge happened since `epoch`; returns whether it
     /// is stored.
     pub fn store(
@@ -223,20 +254,22 @@ impl HttpCache {
             self.any_vary.store(true, Ordering::Relaxed);
             full
         };
-        if self.epoch() != epoch {
+        if self.outdated(&key, epoch) {
             return false;
         }
         self.store.insert(key.clone(), entry);
         // A purge that raced with the insert must still win.
-        if self.epoch() != epoch {
+        if self.outdated(&key, epoch) {
             self.store.invalidate(&key);
             return false;
         }
         true
     }
 
-    /// The upstream answered `key` with a response that must not be stored.
+    /// The upstream answered `key` with a response that must not be stored: an older stored
+    /// one is no longer what the origin serves.
     pub fn remember_uncacheable(&self, key: CacheKey) {
+        self.store.invalidate(&key);
         self.uncacheable.insert(key, ());
     }
 
@@ -247,8 +280,42 @@ impl HttpCache {
         }
     }
 
+    /// Invalidates every stored response (GET and HEAD, every variant) for these paths on
+    /// `host`: what a non-error answer to an unsafe request makes stale (RFC 9111 4.4).
+    pub fn invalidate_uris(&self, host: &str, paths: &[String]) {
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        for path in paths {
+            // Recorded first: a racing store either sees it or is removed below.
+            self.invalidated
+                .insert(CacheKey::for_uri(false, host, path).uri().into(), at);
+            for head in [false, true] {
+                let primary = CacheKey::for_uri(head, host, path);
+                self.store.invalidate(&primary);
+                let varied = self
+                    .vary_index
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&primary)
+                    .is_some();
+                // Variants are keyed by their request header values too: only a scan finds
+                // them, so it is made only when this URI has varied.
+                if varied {
+                    self.store
+                        .invalidate_entries_if(move |key, _| key.uri() == primary.uri())
+                        .expect("invalidation closures are enabled at build time");
+                }
+            }
+        }
+    }
+
+    /// A new epoch in which no fetch started earlier may store.
+    fn begin_purge(&self) {
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.purged_at.fetch_max(at, Ordering::AcqRel);
+    }
+
     pub fn purge_prefix(&self, prefix: &str) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.begin_purge();
         let owned = prefix.to_owned();
         self.store
             .invalidate_entries_if(move |key, _| key.path().starts_with(&owned))
@@ -261,7 +328,7 @@ impl HttpCache {
     }
 
     pub fn purge_all(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.begin_purge();
         self.store.invalidate_all();
         self.vary_index
             .write()
@@ -281,67 +348,4 @@ impl HttpCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::configuration::{FileConfig, Settings};
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn each_status_is_counted_once_in_its_own_counter() {
-        let stats = CacheStats::default();
-        for status in [
-            CacheStatus::Hit,
-            CacheStatus::Miss,
-            CacheStatus::Miss,
-            CacheStatus::Stale,
-            CacheStatus::Expired,
-            CacheStatus::Bypass,
-        ] {
-            stats.record(status);
-        }
-        let counts = [
-            &stats.hits,
-            &stats.misses,
-            &stats.stale,
-            &stats.expired,
-            &stats.bypass,
-        ]
-        .map(|counter| counter.load(Ordering::Relaxed));
-        assert_eq!(counts, [1, 2, 1, 1, 1]);
-    }
-
-    #[test]
-    fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
-        let cache =
-            HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
-        let req = TestRequest::get().uri("/history?limit=1").to_http_request();
-        let Lookup::Miss(key) = cache.lookup(&req) else {
-            panic!("empty cache must miss");
-        };
-        cache.remember_uncacheable(key.clone());
-        assert!(matches!(cache.lookup(&req), Lookup::Uncacheable));
-
-        let entry = |body: &'static str| {
-            Arc::new(CachedResponse::new(
-                actix_web::http::StatusCode::OK,
-                Vec::new(),
-                Some(actix_web::http::header::HeaderValue::from_static("u:1")),
-                bytes::Bytes::from_static(body.as_bytes()),
-                None,
-                Vec::new(),
-                Duration::from_secs(60),
-                Duration::ZERO,
-            ))
-        };
-        let before_purge = cache.epoch();
-        cache.purge_after_write(&Method::POST, "/analyze");
-        assert!(!cache.store(&key, &req, entry("old"), before_purge));
-        assert!(cache.store(&key, &req, entry("new"), cache.epoch()));
-        let Lookup::Fresh(stored) = cache.lookup(&req) else {
-            panic!("stored entry must be fresh");
-        };
-        assert_eq!(stored.body, "new");
-        cache.purge_after_write(&Method::POST, "/analyze");
-        assert!(!matches!(cache.lookup(&req), Lookup::Fresh(_)));
-    }
-}
+mod tests;

@@ -1,44 +1,23 @@
-//! What may be cached and for how long: request bypass rules, `Cache-Control` (`no-store`,
-//! `private`, `no-cache`, `max-age`, `s-maxage`), cacheable statuses, and per-path default TTLs.
+//! What may be stored and for how long (RFC 9111 section 3 and 4.2): request bypass rules,
+//! storable methods and statuses, the directives that forbid storing, and the freshness sources
+//! in order: explicit, the per-path rules, the heuristic, the configured default.
 
 use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::http::{Method, StatusCode};
 
+use super::directives::Directives;
+use super::freshness::Expiry;
 use crate::configuration::CacheSettings;
 
-/// Cache-Control directives that matter to a shared cache.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Directives {
-    no_store: bool,
-    no_cache: bool,
-    private: bool,
-    max_age: Option<u64>,
-    s_maxage: Option<u64>,
-}
-
-fn directives(headers: &HeaderMap) -> Directives {
-    let mut found = Directives::default();
-    let values = headers
-        .get_all(header::CACHE_CONTROL)
-        .filter_map(|v| v.to_str().ok());
-    for directive in values.flat_map(|v| v.split(',')) {
-        let (name, value) = match directive.split_once('=') {
-            Some((name, value)) => (name.trim(), Some(value.trim().trim_matches('"'))),
-            None => (directive.trim(), None),
-        };
-        let seconds = || value.and_then(|v| v.parse().ok());
-        match name.to_ascii_lowercase().as_str() {
-            "no-store" => found.no_store = true,
-            "no-cache" => found.no_cache = true,
-            "private" => found.private = true,
-            "max-age" => found.max_age = seconds(),
-            "s-maxage" => found.s_maxage = seconds(),
-            _ => {}
-        }
-    }
-    found
+/// Statuses that may be given a heuristic (or configured) lifetime (RFC 9110 section 15.1);
+/// 302 keeps the per-path rules it always had.
+fn heuristically_cacheable(status: StatusCode) -> bool {
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 302 | 308 | 404 | 405 | 410 | 414 | 501
+    )
 }
 
 /// Freshness decisions, built once from configuration.
@@ -48,6 +27,8 @@ pub struct CachePolicy {
     /// (path prefix, TTL), longest prefix first.
     rules: Vec<(String, Duration)>,
     max_entry_bytes: u64,
+    /// The balancer's own targeted cache-control field, read before `CDN-Cache-Control`.
+    targeted_field: Option<HeaderName>,
 }
 
 impl CachePolicy {
@@ -58,6 +39,7 @@ impl CachePolicy {
             default_ttl: settings.default_ttl,
             rules,
             max_entry_bytes: settings.max_entry_bytes,
+            targeted_field: settings.targeted_field.clone(),
         }
     }
 
@@ -72,25 +54,29 @@ impl CachePolicy {
         if pragma_no_cache {
             return true;
         }
-        let cc = directives(headers);
+        let cc = Directives::of(headers);
         cc.no_cache || cc.no_store
     }
 
-    /// How long a response may be served from cache, or `None` if it must not be stored.
-    pub fn ttl(
+    /// How the response may be stored, or `None` if it must not be: its freshness lifetime and
+    /// initial age. A response without freshness is kept only when it can be revalidated.
+    pub fn expiry(
         &self,
         method: &Method,
         status: StatusCode,
         path: &str,
         headers: &HeaderMap,
-    ) -> Option<Duration> {
-        let cacheable_status = matches!(status.as_u16(), 200 | 301 | 302 | 404);
-        if !(cacheable_status && matches!(*method, Method::GET | Method::HEAD)) {
+    ) -> Option<Expiry> {
+        let final_status = !status.is_informational()
+            && !matches!(
+                status,
+                StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+            );
+        if !(final_status && matches!(*method, Method::GET | Method::HEAD)) {
             return None;
         }
-        if headers.contains_key(header::SET_COOKIE) || self.vary_names(headers).is_none() {
-            return None;
-        }
+        // `Vary: *` never matches a later request.
+        self.vary_names(headers)?;
         let too_big = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
@@ -98,22 +84,33 @@ impl CachePolicy {
         if too_big {
             return None;
         }
-        let cc = directives(headers);
-        if cc.no_store || cc.no_cache || cc.private {
+        let cc = Directives::of_response(headers, self.targeted_field.as_ref());
+        // must-understand lets a cache that knows the status ignore no-store (5.2.2.3).
+        let understood = status.canonical_reason().is_some();
+        if cc.must_understand && !understood {
             return None;
         }
-        let ttl = match cc.s_maxage.or(cc.max_age) {
-            Some(seconds) => Duration::from_secs(seconds),
-            None => self.default_ttl_for(path),
-        };
-        (!ttl.is_zero()).then_some(ttl)
+        if (cc.no_store && !cc.must_understand) || cc.private {
+            return None;
+        }
+        let implicit = heuristically_cacheable(status) || cc.public;
+        let expiry = Expiry::of(&cc, headers, |heuristic| {
+            implicit.then(|| {
+                self.rule_ttl(path)
+                    .or(heuristic)
+                    .unwrap_or(self.default_ttl)
+            })
+        })?;
+        let validators =
+            headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED);
+        (validators || expiry.is_fresh(expiry.initial_age)).then_some(expiry)
     }
 
-    fn default_ttl_for(&self, path: &str) -> Duration {
+    fn rule_ttl(&self, path: &str) -> Option<Duration> {
         self.rules
             .iter()
             .find(|(prefix, _)| path.starts_with(prefix.as_str()))
-            .map_or(self.default_ttl, |(_, ttl)| *ttl)
+            .map(|(_, ttl)| *ttl)
     }
 
     /// Header names listed by `Vary`; `None` for `Vary: *` (never cacheable).
@@ -138,6 +135,7 @@ impl CachePolicy {
 
 #[cfg(test)]
 mod tests {
+    //! RFC 9111 section 3 (storing) and 4.2.1-4.2.2 (freshness sources).
     use super::*;
     use crate::configuration::{FileConfig, Settings};
     use actix_web::http::header::HeaderValue;
@@ -157,14 +155,19 @@ mod tests {
         map
     }
 
-    fn ttl(path: &str, pairs: &[(&'static str, &'static str)]) -> Option<u64> {
+    fn ttl_for(status: u16, path: &str, pairs: &[(&'static str, &'static str)]) -> Option<u64> {
+        let status = StatusCode::from_u16(status).unwrap();
         policy()
-            .ttl(&Method::GET, StatusCode::OK, path, &headers(pairs))
-            .map(|d| d.as_secs())
+            .expiry(&Method::GET, status, path, &headers(pairs))
+            .map(|e| e.lifetime.as_secs())
+    }
+
+    fn ttl(path: &str, pairs: &[(&'static str, &'static str)]) -> Option<u64> {
+        ttl_for(200, path, pairs)
     }
 
     #[test]
-    fn cache_control_is_honoured() {
+    fn rfc9111_3_cache_control_is_honoured() {
         assert_eq!(
             ttl("/a", &[("cache-control", "public, max-age=60")]),
             Some(60)
@@ -177,16 +180,46 @@ mod tests {
         assert_eq!(ttl("/a", &[("cache-control", "private, max-age=60")]), None);
         assert_eq!(ttl("/a", &[("cache-control", "max-age=0")]), None);
         assert_eq!(
+            ttl("/a", &[("cache-control", "max-age=9"), ("vary", "*")]),
+            None
+        );
+    }
+
+    #[test]
+    fn rfc9111_3_set_cookie_no_longer_prevents_storing() {
+        assert_eq!(
             ttl(
                 "/a",
                 &[("cache-control", "max-age=9"), ("set-cookie", "a=b")]
             ),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn rfc9111_5_2_2_4_no_cache_is_stored_for_revalidation_only_with_a_validator() {
+        assert_eq!(
+            ttl(
+                "/a",
+                &[("cache-control", "no-cache, max-age=60"), ("etag", "\"x\"")]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            ttl("/a", &[("cache-control", "no-cache, max-age=60")]),
             None
         );
         assert_eq!(
-            ttl("/a", &[("cache-control", "max-age=9"), ("vary", "*")]),
-            None
+            ttl("/a", &[("cache-control", "max-age=0"), ("etag", "\"x\"")]),
+            Some(0)
         );
+    }
+
+    #[test]
+    fn rfc9111_5_2_2_3_must_understand_overrides_no_store_for_known_statuses() {
+        let cc = [("cache-control", "must-understand, no-store, max-age=60")];
+        assert_eq!(ttl_for(200, "/a", &cc), Some(60));
+        assert_eq!(ttl_for(599, "/a", &cc), None);
     }
 
     #[test]
@@ -196,18 +229,31 @@ mod tests {
     }
 
     #[test]
-    fn only_some_statuses_and_methods_are_stored() {
+    fn rfc9111_4_2_2_heuristic_freshness_only_for_heuristically_cacheable_statuses() {
+        let lm = [("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT")];
+        assert_eq!(ttl_for(200, "/a", &lm), Some(24 * 3600));
+        assert_eq!(ttl_for(404, "/a", &lm), Some(24 * 3600));
+        assert_eq!(ttl_for(599, "/a", &lm), None);
+        let public = [
+            ("last-modified", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            ("cache-control", "public"),
+        ];
+        assert_eq!(ttl_for(599, "/a", &public), Some(24 * 3600));
+    }
+
+    #[test]
+    fn rfc9111_3_other_final_statuses_need_explicit_freshness() {
+        let h = [("cache-control", "max-age=60")];
+        for status in [200, 203, 204, 299, 400, 500, 502, 503, 599] {
+            assert_eq!(ttl_for(status, "/", &h), Some(60), "{status}");
+        }
+        for status in [206, 304] {
+            assert_eq!(ttl_for(status, "/", &h), None, "{status}");
+        }
+        assert_eq!(ttl_for(500, "/", &[]), None);
         let p = policy();
-        let h = headers(&[("cache-control", "max-age=60")]);
-        assert!(
-            p.ttl(&Method::GET, StatusCode::NOT_FOUND, "/", &h)
-                .is_some()
-        );
-        assert!(
-            p.ttl(&Method::GET, StatusCode::INTERNAL_SERVER_ERROR, "/", &h)
-                .is_none()
-        );
-        assert!(p.ttl(&Method::POST, StatusCode::OK, "/", &h).is_none());
+        let h = headers(&h);
+        assert!(p.expiry(&Method::POST, StatusCode::OK, "/", &h).is_none());
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! Invalidation on write: which cached paths a successful unsafe request makes stale.
+//! Invalidation on write: which cached URIs a successful unsafe request makes stale, by the
+//! configured purge rules (path prefixes) and by RFC 9111 section 4.4 (the target URI and the
+//! same-origin `Location` / `Content-Location` URIs).
 
 use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderMap};
+use url::Url;
 
 use super::rules::PurgeRule;
 
@@ -25,10 +29,42 @@ impl PurgeRules {
     }
 }
 
+/// The paths (with query) on `host` that an unsafe request to `target` invalidates when it is
+/// answered with a non-error status: the target itself, and the `Location` and
+/// `Content-Location` of the response when they resolve to the same host (a cache must not let
+/// one origin invalidate another's entries).
+pub fn invalidated_paths(host: &str, target: &str, response: &HeaderMap) -> Vec<String> {
+    let mut paths = vec![target.to_owned()];
+    let Ok(base) = Url::parse(&format!("http://{host}{target}")) else {
+        return paths;
+    };
+    let named = [header::LOCATION, header::CONTENT_LOCATION]
+        .into_iter()
+        .filter_map(|name| response.get(name)?.to_str().ok())
+        .filter_map(|reference| base.join(reference.trim()).ok());
+    for uri in named {
+        if uri.scheme() == base.scheme() && same_authority(&uri, &base) {
+            let path = match uri.query() {
+                Some(query) => format!("{}?{query}", uri.path()),
+                None => uri.path().to_owned(),
+            };
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    paths
+}
+
+fn same_authority(a: &Url, b: &Url) -> bool {
+    a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::configuration::{FileConfig, Settings};
+    use actix_web::http::header::HeaderValue;
 
     #[test]
     fn default_rule_purges_history_after_analyze() {
@@ -42,5 +78,50 @@ mod tests {
         assert_eq!(hit, ["/history"]);
         assert_eq!(rules.prefixes_for(&Method::PUT, "/analyze").count(), 0);
         assert_eq!(rules.prefixes_for(&Method::POST, "/other").count(), 0);
+    }
+
+    fn response(location: &'static str, content_location: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::LOCATION, HeaderValue::from_static(location));
+        headers.insert(
+            header::CONTENT_LOCATION,
+            HeaderValue::from_static(content_location),
+        );
+        headers
+    }
+
+    // RFC 9111 section 4.4
+    #[test]
+    fn target_and_same_origin_locations_are_invalidated() {
+        let headers = response("/items/7?v=1", "http://example.com:80/items/7/view");
+        assert_eq!(
+            invalidated_paths("example.com", "/items?x=1", &headers),
+            ["/items?x=1", "/items/7?v=1", "/items/7/view"]
+        );
+        // Relative references resolve against the target.
+        let headers = response("sibling", "./other#frag");
+        assert_eq!(
+            invalidated_paths("example.com", "/dir/page", &headers),
+            ["/dir/page", "/dir/sibling", "/dir/other"]
+        );
+    }
+
+    // RFC 9111 section 4.4: "only ... if the host part is the same as in the target URI".
+    #[test]
+    fn other_origins_and_garbage_are_never_invalidated() {
+        let headers = response(
+            "http://elsewhere.example/items",
+            "http://example.com:8080/x",
+        );
+        assert_eq!(
+            invalidated_paths("example.com", "/items", &headers),
+            ["/items"]
+        );
+        let headers = response("https://example.com/items/1", "http://[::1/broken");
+        assert_eq!(invalidated_paths("example.com", "/a", &headers), ["/a"]);
+        assert_eq!(
+            invalidated_paths("example.com", "/a", &HeaderMap::new()),
+            ["/a"]
+        );
     }
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderName;
+
 use super::ConfigError;
 use super::invalid;
 use crate::limits;
@@ -32,6 +34,16 @@ pub fn millis(_: &str, ms: u64) -> Checked<Duration> {
 
 pub fn positive_ms(field: &str, ms: u64) -> Checked<Duration> {
     positive(field, ms).map(Duration::from_millis)
+}
+
+/// A header field name, or none when empty.
+pub fn optional_header_name(field: &str, text: String) -> Checked<Option<HeaderName>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    HeaderName::from_bytes(text.as_bytes())
+        .map(Some)
+        .map_err(|_| invalid(field, "must be a header field name"))
 }
 
 pub fn secs(_: &str, s: u64) -> Checked<Duration> {

@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderName;
+
 use super::convert::{
-    address, keep, millis, networks, non_blank, parsed, positive, positive_ms, positive_secs,
-    prefix, private_paths, secs, threads, worker_count,
+    address, keep, millis, networks, non_blank, optional_header_name, parsed, positive,
+    positive_ms, positive_secs, prefix, private_paths, secs, threads, worker_count,
 };
 use super::section::section;
 use super::{ConfigError, invalid};
@@ -165,6 +167,10 @@ section! {
         /// How long concurrent misses wait for the first fetch.
         #[arg(skip)]
         lock_timeout_ms: u64 = 5000 => lock_timeout: Duration = positive_ms,
+        /// The balancer's own targeted cache-control field (RFC 9213), read before
+        /// `CDN-Cache-Control`; empty for none.
+        #[arg(skip)]
+        targeted_field: String = String::new() => targeted_field: Option<HeaderName> = optional_header_name,
         #[arg(skip)]
         rules: Vec<TtlRuleFile> = vec![TtlRuleFile { prefix: "/history".into(), ttl_ms: 2000 }]
             => rules: Vec<(String, Duration)> = ttl_rules,

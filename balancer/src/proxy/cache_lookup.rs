@@ -1,13 +1,15 @@
 //! Phase 2, cache lookup: HIT from memory, a coalesced MISS led by one request, an EXPIRED
-//! refresh by one request while the others get STALE, BYPASS when the request opts out.
+//! refresh by one request while the others get STALE (or a background refresh within
+//! `stale-while-revalidate`), a revalidation by every request for entries that may never be
+//! served stale, BYPASS when the request opts out.
 
 use std::sync::Arc;
 
 use super::state::Session;
 use crate::cache::{
-    CacheKey, CachedResponse, HttpCache, Leader, Lookup, NoOutcome, Outcome, Role, follow,
+    CacheKey, CacheOutcome, CachedResponse, Forward, HttpCache, Leader, Lookup, NoOutcome, Outcome,
+    Role, follow,
 };
-use crate::header_names::CacheStatus;
 
 /// Re-lookups allowed when a leader vanished or a response turned out to vary.
 const MAX_LOOKUPS: usize = 3;
@@ -17,10 +19,16 @@ pub enum Plan {
     /// Answer from memory.
     Serve {
         entry: Arc<CachedResponse>,
-        status: CacheStatus,
+        outcome: CacheOutcome,
+    },
+    /// Answer stale from memory (`stale-while-revalidate`); `refresh`, when this request
+    /// started one, runs in the background.
+    ServeStale {
+        entry: Arc<CachedResponse>,
+        refresh: Option<Fetch>,
     },
     /// Go upstream for this request alone; store nothing.
-    Forward(CacheStatus),
+    Forward(CacheOutcome),
     /// Go upstream on the cache's behalf and store what may be stored.
     Fetch(Fetch),
 }
@@ -30,7 +38,8 @@ pub struct Fetch {
     pub key: CacheKey,
     /// Set when other requests wait for this one's outcome.
     pub leader: Option<Leader>,
-    /// The expired entry being refreshed, served if the upstream fails.
+    /// The expired entry being revalidated (its validators are sent), served if the upstream
+    /// fails and its directives allow.
     pub stale: Option<Arc<CachedResponse>>,
     /// The purge epoch the fetch started in: a purge since then forbids storing its result.
     pub epoch: u64,
@@ -39,28 +48,15 @@ pub struct Fetch {
 pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
     for _ in 0..MAX_LOOKUPS {
         match cache.lookup(session.req) {
-            Lookup::Bypass => return Plan::Forward(CacheStatus::Bypass),
+            Lookup::Bypass => return Plan::Forward(CacheOutcome::forwarded(Forward::Request)),
             Lookup::Uncacheable => break,
             Lookup::Fresh(entry) => {
                 return Plan::Serve {
                     entry,
-                    status: CacheStatus::Hit,
+                    outcome: CacheOutcome::Hit,
                 };
             }
-            Lookup::Stale(key, entry) => {
-                if entry.try_begin_revalidation() {
-                    return Plan::Fetch(Fetch {
-                        key,
-                        leader: None,
-                        stale: Some(entry),
-                        epoch: cache.epoch(),
-                    });
-                }
-                return Plan::Serve {
-                    entry,
-                    status: CacheStatus::Stale,
-                };
-            }
+            Lookup::Stale(key, entry) => return stale(cache, key, entry),
             Lookup::Miss(key) => match cache.coalescer().join(&key) {
                 Role::Leader(leader) => {
                     return Plan::Fetch(Fetch {
@@ -74,13 +70,13 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
                     Ok(Outcome::Stored(entry)) if entry.vary.is_empty() => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Hit,
+                            outcome: CacheOutcome::Collapsed,
                         };
                     }
                     Ok(Outcome::Stale(entry)) => {
                         return Plan::Serve {
                             entry,
-                            status: CacheStatus::Stale,
+                            outcome: CacheOutcome::StaleHit,
                         };
                     }
                     // A varying response: look up this request's own variant.
@@ -91,5 +87,31 @@ pub async fn lookup(session: &Session<'_>, cache: &HttpCache) -> Plan {
             },
         }
     }
-    Plan::Forward(CacheStatus::Miss)
+    Plan::Forward(CacheOutcome::forwarded(Forward::UriMiss))
+}
+
+/// A stored entry past its lifetime.
+fn stale(cache: &HttpCache, key: CacheKey, entry: Arc<CachedResponse>) -> Plan {
+    let age = entry.age();
+    let expiry = entry.expiry();
+    let revalidate = |key, entry| Fetch {
+        key,
+        leader: None,
+        stale: Some(entry),
+        epoch: cache.epoch(),
+    };
+    if expiry.serves_while_revalidating(age) {
+        let refresh = entry
+            .try_begin_revalidation()
+            .then(|| revalidate(key, entry.clone()));
+        return Plan::ServeStale { entry, refresh };
+    }
+    let served_stale_meanwhile = expiry.serves_stale_within(age, cache.stale_window());
+    if !served_stale_meanwhile || entry.try_begin_revalidation() {
+        return Plan::Fetch(revalidate(key, entry));
+    }
+    Plan::Serve {
+        entry,
+        outcome: CacheOutcome::StaleHit,
+    }
 }

@@ -19,6 +19,8 @@ pub enum ProxyError {
     UpstreamTimeout,
     #[error("the upstream connection failed before a response")]
     BadGateway,
+    #[error("the stored response must be revalidated and the upstream did not answer")]
+    RevalidationFailed,
     #[error(transparent)]
     ClientBody(#[from] BodyError),
     #[error("protocol upgrades (such as WebSocket) are not supported here")]
@@ -36,6 +38,7 @@ impl ProxyError {
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::BadGateway => "bad_gateway",
+            Self::RevalidationFailed => "revalidation_failed",
             Self::ClientBody(BodyError::Incomplete(_)) => "incomplete_body",
             Self::ClientBody(BodyError::TooLarge { .. }) => "payload_too_large",
             Self::ClientBody(BodyError::LengthMismatch { .. }) => "body_length_mismatch",
@@ -61,7 +64,7 @@ impl ResponseError for ProxyError {
         match self {
             Self::NoHealthyBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnreachable | Self::BadGateway => StatusCode::BAD_GATEWAY,
-            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamTimeout | Self::RevalidationFailed => StatusCode::GATEWAY_TIMEOUT,
             Self::ClientBody(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ClientBody(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
             Self::ClientBody(_) | Self::UpgradeRefused => StatusCode::BAD_REQUEST,

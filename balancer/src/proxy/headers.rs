@@ -60,12 +60,14 @@ pub fn end_to_end<'a>(
     })
 }
 
-/// Request headers dropped when the cache fetches a full copy for itself.
-pub const CONDITIONAL: [HeaderName; 4] = [
+/// Request headers dropped when the cache fetches a full copy for itself (it serves the
+/// client's range or conditional from that copy).
+pub const CONDITIONAL: [HeaderName; 5] = [
     header::IF_NONE_MATCH,
     header::IF_MODIFIED_SINCE,
     header::IF_MATCH,
     header::IF_RANGE,
+    header::RANGE,
 ];
 
 /// Response headers that describe one exchange, not the stored representation.

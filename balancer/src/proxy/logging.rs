@@ -2,10 +2,10 @@
 //! answer was an error (the decision was made before the upstream failed).
 
 use super::state::Session;
-use crate::header_names::CacheStatus;
+use crate::cache::CacheOutcome;
 
-pub fn log(session: &Session<'_>, status: CacheStatus) {
+pub fn log(session: &Session<'_>, outcome: CacheOutcome) {
     if let Some(cache) = &session.state.cache {
-        cache.stats().record(status);
+        cache.stats().record(outcome.x_cache());
     }
 }

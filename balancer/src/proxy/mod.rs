@@ -27,6 +27,7 @@ mod state;
 mod upstream_request;
 mod upstream_select;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ProxyError;
@@ -35,15 +36,14 @@ pub use headers::{ListenerScheme, RequestIds, TrustedProxies};
 pub use private_paths::PrivatePaths;
 pub use state::{ProxyState, upstream_client};
 
-use crate::cache::HttpCache;
-use crate::header_names::CacheStatus;
+use crate::cache::{CacheOutcome, Forward, HttpCache};
 use crate::upstream::{OutgoingBody, UpstreamClient};
 use body::RequestFraming;
 use cache_lookup::{Fetch, Plan};
 use cache_store::Stored;
 use request_filter::Route;
 use state::Session;
-use upstream_request::Forwarded;
+use upstream_request::{Conditionals, Forwarded};
 
 /// The public handler for every request.
 pub async fn handle(
@@ -54,24 +54,39 @@ pub async fn handle(
 ) -> Result<HttpResponse, ProxyError> {
     let route = request_filter::route(&req, &state)?;
     let session = Session::new(&req, &state, &client);
-    let (status, answer) = match route {
+    let (outcome, answer) = match route {
         Route::Bypass(framing) => {
-            let status = CacheStatus::Bypass;
-            (status, forward(&session, framing, payload, status).await)
+            let reason = match *req.method() {
+                // A GET or HEAD with a body, or with the cache off.
+                Method::GET | Method::HEAD => Forward::Request,
+                _ => Forward::Method,
+            };
+            let outcome = CacheOutcome::forwarded(reason);
+            (outcome, forward(&session, framing, payload, outcome).await)
         }
         Route::Cache(cache) => match cache_lookup::lookup(&session, cache).await {
-            Plan::Serve { entry, status } => (
-                status,
-                Ok(response_filter::from_cache(&session, &entry, status)),
+            Plan::Serve { entry, outcome } => (
+                outcome,
+                Ok(response_filter::from_cache(&session, &entry, outcome)),
             ),
-            Plan::Forward(status) => (
-                status,
-                forward(&session, RequestFraming::None, payload, status).await,
+            Plan::ServeStale { entry, refresh } => {
+                if let Some(fetch) = refresh {
+                    refresh_in_background(&req, &state, &client, fetch);
+                }
+                let outcome = CacheOutcome::StaleHit;
+                (
+                    outcome,
+                    Ok(response_filter::from_cache(&session, &entry, outcome)),
+                )
+            }
+            Plan::Forward(outcome) => (
+                outcome,
+                forward(&session, RequestFraming::None, payload, outcome).await,
             ),
             Plan::Fetch(fetch) => fetch_for_cache(&session, cache, fetch).await,
         },
     };
-    logging::log(&session, status);
+    logging::log(&session, outcome);
     answer
 }
 
@@ -79,11 +94,29 @@ pub async fn handle(
 async fn upstream(
     session: &Session<'_>,
     body: OutgoingBody,
-    strip_conditionals: bool,
+    conditionals: Conditionals<'_>,
 ) -> Result<Forwarded, ProxyError> {
     let snapshot = session.state.backends.hold();
     let candidates = upstream_select::select(session, &snapshot)?;
-    upstream_request::send(session, body, candidates, strip_conditionals).await
+    upstream_request::send(session, body, candidates, conditionals).await
+}
+
+/// `stale-while-revalidate` (RFC 5861 section 3): the refresh runs on this worker after the
+/// stale answer went out; its result only updates the cache.
+fn refresh_in_background(
+    req: &HttpRequest,
+    state: &web::Data<ProxyState>,
+    client: &web::Data<UpstreamClient>,
+    fetch: Fetch,
+) {
+    let (req, state, client) = (req.clone(), state.clone(), client.clone());
+    actix_web::rt::spawn(async move {
+        let Some(cache) = state.cache.as_deref() else {
+            return;
+        };
+        let session = Session::new(&req, &state, &client);
+        let _ = fetch_for_cache(&session, cache, fetch).await;
+    });
 }
 
 /// A request the cache does not store: sent with its body, streamed back.
@@ -91,14 +124,14 @@ async fn forward(
     session: &Session<'_>,
     framing: RequestFraming,
     payload: web::Payload,
-    status: CacheStatus,
+    outcome: CacheOutcome,
 ) -> Result<HttpResponse, ProxyError> {
     let settings = &session.state.settings;
     let body = body::prepare(session.req, framing, payload, settings).await?;
-    let forwarded = upstream(session, body, false).await?;
+    let forwarded = upstream(session, body, Conditionals::Client).await?;
     cache_store::purge_after_write(session, &forwarded);
     Ok(response_filter::from_upstream(
-        session, forwarded, status, None,
+        session, forwarded, outcome, None,
     ))
 }
 
@@ -107,23 +140,27 @@ async fn fetch_for_cache(
     session: &Session<'_>,
     cache: &HttpCache,
     fetch: Fetch,
-) -> (CacheStatus, Result<HttpResponse, ProxyError>) {
-    let sent = upstream(session, OutgoingBody::Empty, true).await;
+) -> (CacheOutcome, Result<HttpResponse, ProxyError>) {
+    let conditionals = match &fetch.stale {
+        Some(entry) => Conditionals::Revalidate(entry),
+        None => Conditionals::Strip,
+    };
+    let sent = upstream(session, OutgoingBody::Empty, conditionals).await;
     match cache_store::store(session, cache, fetch, sent).await {
-        Stored::Entry { entry, status } => (
-            status,
-            Ok(response_filter::from_cache(session, &entry, status)),
+        Stored::Entry { entry, outcome } => (
+            outcome,
+            Ok(response_filter::from_cache(session, &entry, outcome)),
         ),
         Stored::Stream {
             forwarded,
             read,
-            status,
+            outcome,
         } => (
-            status,
+            outcome,
             Ok(response_filter::from_upstream(
-                session, forwarded, status, read,
+                session, forwarded, outcome, read,
             )),
         ),
-        Stored::Failed { error, status } => (status, Err(error)),
+        Stored::Failed { error, outcome } => (outcome, Err(error)),
     }
 }

@@ -13,15 +13,15 @@ use super::body::{self, Guarded, content_length};
 use super::headers::end_to_end;
 use super::state::Session;
 use super::upstream_request::Forwarded;
-use crate::cache::{CachedResponse, head_body};
-use crate::header_names::{CacheStatus, X_CACHE, X_REQUEST_ID, X_UPSTREAM};
+use crate::cache::{CACHE_STATUS, CacheOutcome, CachedResponse, head_body};
+use crate::header_names::{X_CACHE, X_REQUEST_ID, X_UPSTREAM};
 
 /// The client response around an upstream response whose body streams through, after `read`
 /// (body bytes already taken from it), if any.
 pub fn from_upstream(
     session: &Session<'_>,
     forwarded: Forwarded,
-    status: CacheStatus,
+    outcome: CacheOutcome,
     read: Option<Bytes>,
 ) -> HttpResponse {
     let Forwarded {
@@ -55,7 +55,14 @@ pub fn from_upstream(
     };
     let mut client_response = client_response.set_body(body);
     let upstream = session.state.upstream_label(&backend);
-    label(client_response.headers_mut(), session, upstream, status);
+    let cache_status = outcome.cache_status(Some(code), None);
+    label(
+        client_response.headers_mut(),
+        session,
+        upstream,
+        outcome,
+        cache_status,
+    );
     client_response
 }
 
@@ -63,29 +70,39 @@ pub fn from_upstream(
 pub fn from_cache(
     session: &Session<'_>,
     entry: &CachedResponse,
-    status: CacheStatus,
+    outcome: CacheOutcome,
 ) -> HttpResponse {
     let mut response = entry.respond(session.req);
+    let went_upstream = !matches!(outcome, CacheOutcome::Hit | CacheOutcome::StaleHit);
+    let cache_status = outcome.cache_status(
+        went_upstream.then_some(entry.status),
+        Some(entry.ttl_left()),
+    );
     label(
         response.headers_mut(),
         session,
         entry.upstream.clone(),
-        status,
+        outcome,
+        cache_status,
     );
     response
 }
 
-/// The proxy's own headers. An `X-Request-Id` the backend echoed is kept as it is.
+/// The proxy's own headers. An `X-Request-Id` the backend echoed is kept as it is; an origin's
+/// own `Cache-Status` members (from caches behind us) are kept, ours last: RFC 9211 lists the
+/// caches from the origin's side to the client's.
 fn label(
     headers: &mut HeaderMap,
     session: &Session<'_>,
     upstream: Option<HeaderValue>,
-    status: CacheStatus,
+    outcome: CacheOutcome,
+    cache_status: HeaderValue,
 ) {
     if let Some(upstream) = upstream {
         headers.insert(X_UPSTREAM, upstream);
     }
-    headers.insert(X_CACHE, status.header_value());
+    headers.insert(X_CACHE, outcome.x_cache().header_value());
+    headers.append(CACHE_STATUS, cache_status);
     if !headers.contains_key(X_REQUEST_ID) {
         headers.insert(X_REQUEST_ID, session.request_id.clone());
     }

@@ -10,6 +10,7 @@ use super::retry::Failure;
 use super::state::Session;
 use super::upstream_select::Candidates;
 use crate::backends::{Backend, InFlight};
+use crate::cache::CachedResponse;
 use crate::upstream::{OutgoingBody, RequestHead, UpstreamError, UpstreamResponse};
 
 /// A response head from a backend, with the backend still counted as busy.
@@ -21,13 +22,24 @@ pub struct Forwarded {
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Which conditionals the upstream request carries.
+#[derive(Clone, Copy)]
+pub enum Conditionals<'a> {
+    /// The client's own: the answer is the client's alone.
+    Client,
+    /// None: a fetch for the cache wants a full copy.
+    Strip,
+    /// The stored entry's validators instead of the client's (RFC 9111 section 4.3.1).
+    Revalidate(&'a CachedResponse),
+}
+
 /// Sends the request with `body` to the first candidate, retrying once where the policy
-/// allows. A fetch for the cache strips the client's conditionals to get a full copy.
+/// allows.
 pub async fn send(
     session: &Session<'_>,
     mut body: OutgoingBody,
     candidates: Candidates<'_>,
-    strip_conditionals: bool,
+    conditionals: Conditionals<'_>,
 ) -> Result<Forwarded, ProxyError> {
     let Session {
         req,
@@ -46,8 +58,13 @@ pub async fn send(
         &state.trusted_proxies,
         &mut head,
         request_id,
-        strip_conditionals,
+        !matches!(conditionals, Conditionals::Client),
     );
+    if let Conditionals::Revalidate(entry) = conditionals {
+        for (name, value) in entry.validators() {
+            head.header(&name, &[value.as_bytes()]);
+        }
+    }
     let idempotency_key = req.headers().contains_key(IDEMPOTENCY_KEY);
     let mut retried = false;
     loop {

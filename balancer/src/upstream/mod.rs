@@ -207,7 +207,9 @@ impl UpstreamClient {
     }
 }
 
-/// Reads until a final response head is complete; interim 1xx responses are skipped.
+/// Reads until a final response head is complete. Interim 1xx responses (RFC 9110 section
+/// 15.2) are read and dropped: actix-http cannot send them on to the client (see the README),
+/// and they are never a response to store. A `101` is refused: no switch was asked for.
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
@@ -216,7 +218,13 @@ async fn read_head(
     loop {
         if let Some((used, head)) = parse_head(buf, method).map_err(ExchangeError::Answered)? {
             let _ = buf.split_to(used);
-            // Interim responses (100 Continue, 103 Early Hints) precede the real one.
+            if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                return Err(ExchangeError::Answered(UpstreamError::Malformed(
+                    "101 Switching Protocols without an Upgrade request",
+                )));
+            }
+            // Interim responses (100 Continue, 102 Processing, 103 Early Hints) precede the
+            // final one on the same connection.
             if head.status.is_informational() {
                 continue;
             }

@@ -2,12 +2,14 @@
 //! at, and the HTTP calls its tests make.
 
 mod raw_upstream;
+mod scripted_origin;
 mod upstream;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub use raw_upstream::{RawUpstream, connect_from};
+pub use scripted_origin::{Received, Script, ScriptedOrigin};
 pub use upstream::{Behaviour, Upstream, pattern};
 
 use crate::process::{Process, cargo_binary};

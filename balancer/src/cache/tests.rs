@@ -1,0 +1,93 @@
+//! The cache's store decisions without a server: counters, hit-for-pass, and which purges and
+//! invalidations stop an older fetch from storing.
+
+use super::*;
+use crate::configuration::{FileConfig, Settings};
+use actix_web::test::TestRequest;
+
+#[test]
+fn each_status_is_counted_once_in_its_own_counter() {
+    let stats = CacheStats::default();
+    for status in [
+        CacheStatus::Hit,
+        CacheStatus::Miss,
+        CacheStatus::Miss,
+        CacheStatus::Stale,
+        CacheStatus::Expired,
+        CacheStatus::Bypass,
+    ] {
+        stats.record(status);
+    }
+    let counts = [
+        &stats.hits,
+        &stats.misses,
+        &stats.stale,
+        &stats.expired,
+        &stats.bypass,
+    ]
+    .map(|counter| counter.load(Ordering::Relaxed));
+    assert_eq!(counts, [1, 2, 1, 1, 1]);
+}
+
+#[test]
+fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
+    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
+    let req = TestRequest::get().uri("/history?limit=1").to_http_request();
+    let Lookup::Miss(key) = cache.lookup(&req) else {
+        panic!("empty cache must miss");
+    };
+    cache.remember_uncacheable(key.clone());
+    assert!(matches!(cache.lookup(&req), Lookup::Uncacheable));
+
+    let entry = |body: &'static str| {
+        Arc::new(CachedResponse::new(
+            actix_web::http::StatusCode::OK,
+            Vec::new(),
+            Some(actix_web::http::header::HeaderValue::from_static("u:1")),
+            bytes::Bytes::from_static(body.as_bytes()),
+            None,
+            Vec::new(),
+            Expiry::fresh_for(Duration::from_secs(60)),
+            Duration::ZERO,
+        ))
+    };
+    let before_purge = cache.epoch();
+    cache.purge_after_write(&Method::POST, "/analyze");
+    assert!(!cache.store(&key, &req, entry("old"), before_purge));
+    assert!(cache.store(&key, &req, entry("new"), cache.epoch()));
+    let Lookup::Fresh(stored) = cache.lookup(&req) else {
+        panic!("stored entry must be fresh");
+    };
+    assert_eq!(stored.body, "new");
+    cache.purge_after_write(&Method::POST, "/analyze");
+    assert!(!matches!(cache.lookup(&req), Lookup::Fresh(_)));
+}
+
+// RFC 9111 section 4.4: an invalidation outdates fetches of its own URI only.
+#[test]
+fn invalidating_a_uri_stops_only_its_own_older_fetches_from_storing() {
+    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
+    let request = |path: &str| TestRequest::get().uri(path).to_http_request();
+    let (this, other) = (request("/this?x=1"), request("/other"));
+    let key = |req: &HttpRequest| CacheKey::primary(req).unwrap();
+    let entry = || {
+        Arc::new(CachedResponse::new(
+            actix_web::http::StatusCode::OK,
+            Vec::new(),
+            None,
+            bytes::Bytes::from_static(b"x"),
+            None,
+            Vec::new(),
+            Expiry::fresh_for(Duration::from_secs(60)),
+            Duration::ZERO,
+        ))
+    };
+    let started = cache.epoch();
+    cache.invalidate_uris("", &["/this?x=1".to_owned()]);
+    assert!(!cache.store(&key(&this), &this, entry(), started));
+    assert!(cache.store(&key(&other), &other, entry(), started));
+    assert!(cache.store(&key(&this), &this, entry(), cache.epoch()));
+    cache.invalidate_uris("", &["/this?x=1".to_owned()]);
+    assert!(matches!(cache.lookup(&this), Lookup::Miss(_)));
+    assert!(matches!(cache.lookup(&other), Lookup::Fresh(_)));
+}

@@ -2,6 +2,7 @@
 //! algorithms, active and passive health, an HTTP cache with purge-on-write, an admin API, and
 //! managed local worker processes.
 
+pub mod acme;
 pub mod address;
 pub mod admin;
 pub mod backends;

@@ -2,8 +2,10 @@
 //! section by section, plus the checks that compare two settings.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use super::acme_convert::{domain_names, fraction, https_url, mailto, optional_path, path};
 use super::convert::{
     address, keep, millis, networks, non_blank, parsed, positive, positive_ms, positive_secs,
     prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules, worker_count,
@@ -46,6 +48,7 @@ section! {
         health: HealthLayer => HealthSettings,
         proxy: ProxyLayer => ProxySettings,
         cache: CacheLayer => CacheSettings,
+        acme: AcmeLayer => AcmeSettings,
     }
 }
 
@@ -177,6 +180,36 @@ section! {
     check check_cache
 }
 
+section! {
+    /// `[acme]`: automatic certificates (RFC 8555) for the TLS listener, validated over HTTP-01
+    /// on the plain listener.
+    AcmeLayer => AcmeSettings, "acme." {
+        /// Domain to get a certificate for (repeatable); any domain turns ACME on.
+        #[arg(long = "acme-domain", env = "BALANCER_ACME_DOMAINS", value_delimiter = ',', value_name = "NAME")]
+        domains: Vec<String> = Vec::new() => domains: Vec<String> = domain_names,
+        /// Contact for the ACME account, `mailto:you@example.com`.
+        #[arg(long = "acme-contact", env = "BALANCER_ACME_CONTACT", value_name = "URL")]
+        contact: Option<String> = None => contact: Option<String> = mailto,
+        /// ACME directory URL (default: Let's Encrypt production).
+        #[arg(long = "acme-directory", env = "BALANCER_ACME_DIRECTORY", value_name = "URL")]
+        directory: Option<String> = None => directory: Option<String> = https_url,
+        /// Use Let's Encrypt's staging directory (untrusted certificates, generous limits).
+        #[arg(long = "acme-staging", env = "BALANCER_ACME_STAGING", num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        staging: bool = false => staging: bool = keep,
+        /// Extra root certificate (PEM) trusted for the ACME server's own HTTPS, for test CAs.
+        #[arg(long = "acme-ca-root", env = "BALANCER_ACME_CA_ROOT", value_name = "FILE")]
+        ca_root: Option<String> = None => ca_root: Option<PathBuf> = optional_path,
+        /// Directory (made 0700) for the ACME account key and the certificate, kept across restarts.
+        #[arg(long = "acme-state-dir", env = "BALANCER_ACME_STATE_DIR", value_name = "DIR")]
+        state_dir: String = "data/acme".into() => state_dir: PathBuf = path,
+        /// Renew when this fraction of the certificate's lifetime is left (0 < f <= 1).
+        #[arg(long = "acme-renew-before", env = "BALANCER_ACME_RENEW_BEFORE", value_name = "FRACTION")]
+        renew_before: f64 = 1.0 / 3.0 => renew_before: f64 = fraction,
+    }
+    check check_acme
+}
+
 fn check_workers(w: &WorkerSettings) -> Result<(), ConfigError> {
     if w.restart_backoff_max < w.restart_backoff_min {
         return Err(invalid(
@@ -197,6 +230,16 @@ fn check_proxy(p: &ProxySettings) -> Result<(), ConfigError> {
     if !(1..=p.max_connections).contains(&p.max_connections_per_ip) {
         let reason = "must be from 1 to proxy.max_connections";
         return Err(invalid("proxy.max_connections_per_ip", reason));
+    }
+    Ok(())
+}
+
+fn check_acme(a: &AcmeSettings) -> Result<(), ConfigError> {
+    if a.staging && a.directory.is_some() {
+        return Err(invalid(
+            "acme.staging",
+            "cannot be combined with acme.directory",
+        ));
     }
     Ok(())
 }

@@ -15,5 +15,6 @@ pub mod listener;
 pub mod proxy;
 pub mod selection;
 pub mod startup;
+pub mod tls;
 pub mod upstream;
 pub mod workers;

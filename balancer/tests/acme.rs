@@ -60,6 +60,7 @@ impl AcmeBalancer {
         let logs = Logs::capture(process.take_stderr().expect("stderr is piped"));
         let plain = process.wait_line("balancer listening on http://", Duration::from_secs(20));
         let tls = process.wait_line("balancer listening on https://", Duration::from_secs(20));
+        process.wait_line("stack ready", Duration::from_secs(20));
         Self {
             process,
             plain,
@@ -111,7 +112,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 async fn plain_get(balancer: &AcmeBalancer, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("{}{path}", balancer.plain))
+    let response = reqwest::get(format!("http://{}{path}", balancer.plain))
         .await
         .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())

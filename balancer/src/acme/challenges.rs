@@ -38,11 +38,13 @@ impl ChallengeTokens {
         tokens.get(token).cloned()
     }
 
-    /// Registers the challenge route on an `App` (the plain listener's only).
+    /// Registers the challenge route on an `App` (the plain listener's only): every path under
+    /// the prefix, so an unknown one is refused here rather than proxied.
     pub fn configure(&self, config: &mut web::ServiceConfig) {
-        config
-            .app_data(web::Data::new(self.clone()))
-            .route(&format!("{CHALLENGE_PATH}{{token}}"), web::get().to(answer));
+        config.app_data(web::Data::new(self.clone())).route(
+            &format!("{CHALLENGE_PATH}{{token:.*}}"),
+            web::get().to(answer),
+        );
     }
 }
 

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use instant_acme::Account;
 
+use super::AcmeError;
 use super::account::{self, AccountSettings};
 use super::challenges::ChallengeTokens;
 use super::order::order_certificate;
 use super::renewal::{Backoff, RENEWAL_FLOOR, renewal_due};
 use super::state_dir::{StateDir, StoredCertificate};
-use super::AcmeError;
 use crate::configuration::AcmeSettings;
 use crate::tls::{CertificateInfo, CertificateSlot};
 
@@ -47,7 +47,10 @@ impl Manager {
         let current = state.certificate()?.and_then(|stored| {
             match slot.install_pem(&stored.chain_pem, &stored.key_pem) {
                 Ok(info) => {
-                    log::info!("serving the stored certificate from {}", state.path().display());
+                    log::info!(
+                        "serving the stored certificate from {}",
+                        state.path().display()
+                    );
                     Some((info, None))
                 }
                 Err(error) => {
@@ -83,13 +86,14 @@ impl Manager {
                 }
                 Err(error) => {
                     if is_unknown_account(&error) {
-                        self.account = None;
+                        self.forget_account();
                     }
                     let pause = backoff.after_failure();
                     let serving = match &self.current {
                         Some(_) => "the current certificate keeps serving",
                         None => "HTTPS has no certificate yet",
                     };
+                    let error = with_causes(&error);
                     log::error!("{error}; retrying in {} s, {serving}", pause.as_secs());
                     tokio::time::sleep(pause).await;
                 }
@@ -103,11 +107,11 @@ impl Manager {
         let Some((info, issued)) = &self.current else {
             return SystemTime::now();
         };
-        let covers = self
-            .settings
-            .domains
-            .iter()
-            .all(|domain| info.dns_names.iter().any(|name| name.eq_ignore_ascii_case(domain)));
+        let covers = self.settings.domains.iter().all(|domain| {
+            info.dns_names
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(domain))
+        });
         if !covers {
             return SystemTime::now();
         }
@@ -130,9 +134,20 @@ impl Manager {
             }
         };
         let certificate = order_certificate(&account, &self.settings.domains, &self.tokens).await?;
-        let info = self.slot.install_pem(&certificate.chain_pem, &certificate.key_pem)?;
+        let info = self
+            .slot
+            .install_pem(&certificate.chain_pem, &certificate.key_pem)?;
         self.store(&certificate);
         Ok(info)
+    }
+
+    /// The next attempt creates a new account.
+    fn forget_account(&mut self) {
+        log::warn!("the ACME server no longer knows the stored account; creating a new one");
+        self.account = None;
+        if let Err(error) = self.state.forget_account() {
+            log::error!("{error}");
+        }
     }
 
     /// A certificate that cannot be stored still serves; only a restart would order again.
@@ -151,6 +166,21 @@ fn is_unknown_account(error: &AcmeError) -> bool {
         _ => return false,
     };
     problem.r#type.as_deref() == Some(ACCOUNT_DOES_NOT_EXIST)
+}
+
+/// The error and each of its sources (a transport error's own message is often just "client
+/// error (Connect)"; the reason is further down).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Sleeps until `moment` by wall clock, in naps of at most an hour.

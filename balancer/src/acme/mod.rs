@@ -4,6 +4,7 @@
 
 mod account;
 mod challenges;
+mod manager;
 mod order;
 mod renewal;
 mod state_dir;
@@ -11,6 +12,7 @@ mod state_dir;
 use std::path::PathBuf;
 
 pub use challenges::{CHALLENGE_PATH, ChallengeTokens};
+pub use manager::Manager;
 pub use state_dir::{StateDir, StateError};
 
 /// Why ACME could not start, or why one attempt failed (the certificate in use stays).
@@ -18,6 +20,9 @@ pub use state_dir::{StateDir, StateError};
 pub enum AcmeError {
     #[error(transparent)]
     State(#[from] StateError),
+    /// The issued certificate or its key was refused by the TLS listener's slot.
+    #[error("ACME certificate: {0}")]
+    Certificate(#[from] crate::tls::TlsError),
     #[error("acme.ca_root: {path}: {reason}")]
     CaRoot { path: PathBuf, reason: String },
     #[error("cannot set up certificate verification for the ACME server: {0}")]

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::tls::CertificateInfo;
+
 /// The least time between two successful orders.
 pub const RENEWAL_FLOOR: Duration = Duration::from_secs(60);
 
@@ -12,22 +14,13 @@ pub const RENEWAL_FLOOR: Duration = Duration::from_secs(60);
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MOST: Duration = Duration::from_secs(3600);
 
-/// A certificate's validity period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Validity {
-    pub not_before: SystemTime,
-    pub not_after: SystemTime,
-}
-
-impl Validity {
-    /// The moment only `renew_before` (a fraction in (0, 1]) of the lifetime is left.
-    pub fn renewal_due(&self, renew_before: f64) -> SystemTime {
-        let lifetime = self
-            .not_after
-            .duration_since(self.not_before)
-            .unwrap_or_default();
-        self.not_after - lifetime.mul_f64(renew_before.clamp(0.0, 1.0))
-    }
+/// The moment only `renew_before` (a fraction in (0, 1]) of the certificate's lifetime is left.
+pub fn renewal_due(certificate: &CertificateInfo, renew_before: f64) -> SystemTime {
+    let lifetime = certificate
+        .not_after
+        .duration_since(certificate.not_before)
+        .unwrap_or_default();
+    certificate.not_after - lifetime.mul_f64(renew_before.clamp(0.0, 1.0))
 }
 
 /// Bounded exponential back-off between failed orders: 1 s, 2 s, 4 s ... up to an hour.
@@ -61,19 +54,24 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
-    fn ninety_days() -> Validity {
-        let not_before = SystemTime::UNIX_EPOCH + 1000 * DAY;
-        Validity {
+    fn validity(not_before: SystemTime, not_after: SystemTime) -> CertificateInfo {
+        CertificateInfo {
             not_before,
-            not_after: not_before + 90 * DAY,
+            not_after,
+            dns_names: vec!["example.com".into()],
         }
+    }
+
+    fn ninety_days() -> CertificateInfo {
+        let not_before = SystemTime::UNIX_EPOCH + 1000 * DAY;
+        validity(not_before, not_before + 90 * DAY)
     }
 
     #[test]
     fn a_third_left_of_ninety_days_is_day_sixty() {
         let validity = ninety_days();
         assert_eq!(
-            validity.renewal_due(1.0 / 3.0),
+            renewal_due(&validity, 1.0 / 3.0),
             validity.not_before + 60 * DAY
         );
     }
@@ -81,17 +79,14 @@ mod tests {
     #[test]
     fn a_threshold_of_one_is_due_from_the_start() {
         let validity = ninety_days();
-        assert_eq!(validity.renewal_due(1.0), validity.not_before);
+        assert_eq!(renewal_due(&validity, 1.0), validity.not_before);
     }
 
     #[test]
     fn a_certificate_from_the_future_is_due_at_its_end() {
         let now = SystemTime::now();
-        let backwards = Validity {
-            not_before: now + DAY,
-            not_after: now,
-        };
-        assert_eq!(backwards.renewal_due(0.5), now);
+        let backwards = validity(now + DAY, now);
+        assert_eq!(renewal_due(&backwards, 0.5), now);
     }
 
     #[test]

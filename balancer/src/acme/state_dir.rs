@@ -86,6 +86,15 @@ impl StateDir {
         self.replace(ACCOUNT, &text)
     }
 
+    /// Drops the stored account (the server no longer knows it), so the next one is created.
+    pub fn forget_account(&self) -> Result<(), StateError> {
+        let path = self.path.join(ACCOUNT);
+        match fs::remove_file(&path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(at(&path)(error)),
+            _ => Ok(()),
+        }
+    }
+
     /// The stored certificate, when both its chain and key are there.
     pub fn certificate(&self) -> Result<Option<StoredCertificate>, StateError> {
         let chain = read_if_present(&self.path.join(CHAIN))?;
@@ -170,6 +179,7 @@ mod tests {
         let state = StateDir::open(root.path()).unwrap();
         assert!(state.account().unwrap().is_none());
         assert!(state.certificate().unwrap().is_none());
+        state.forget_account().unwrap();
         fs::write(root.path().join(CHAIN), "chain without key").unwrap();
         assert!(state.certificate().unwrap().is_none());
     }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::acme_convert::{domain_names, fraction, https_url, mailto, optional_path, path};
 use super::convert::{
-    address, keep, millis, networks, non_blank, parsed, positive, positive_ms, positive_secs,
-    prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules, worker_count,
+    address, keep, millis, networks, non_blank, optional_address, parsed, positive, positive_ms,
+    positive_secs, prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules,
+    worker_count,
 };
 use super::section::section;
 use super::{
@@ -48,8 +49,10 @@ section! {
         health: HealthLayer => HealthSettings,
         proxy: ProxyLayer => ProxySettings,
         cache: CacheLayer => CacheSettings,
+        tls: TlsLayer => TlsSettings,
         acme: AcmeLayer => AcmeSettings,
     }
+    check check_certificate_source
 }
 
 section! {
@@ -181,6 +184,47 @@ section! {
 }
 
 section! {
+    /// `[tls]`: the HTTPS listener, its static certificate, and what the plain listener does
+    /// about HTTPS.
+    TlsLayer => TlsSettings, "tls." {
+        /// HTTPS listener address (no HTTPS listener when unset).
+        #[arg(id = "tls_listen", long = "tls-listen", env = "BALANCER_TLS_LISTEN", num_args = 1, value_name = "ADDR")]
+        listen: Option<String> = None => listen: Option<SocketAddr> = optional_address,
+        /// PEM certificate chain, leaf first (reloaded with the key on SIGHUP).
+        #[arg(long = "tls-cert", env = "BALANCER_TLS_CERT", num_args = 1, value_name = "FILE")]
+        cert: Option<PathBuf> = None => cert: Option<PathBuf> = keep,
+        /// PEM private key of the certificate.
+        #[arg(long = "tls-key", env = "BALANCER_TLS_KEY", num_args = 1, value_name = "FILE")]
+        key: Option<PathBuf> = None => key: Option<PathBuf> = keep,
+        /// Answer plain requests with a 308 redirect to HTTPS (except ACME HTTP-01 challenges).
+        #[arg(long = "redirect-http", env = "BALANCER_REDIRECT_HTTP", num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        redirect_http: bool = false => redirect_http: bool = keep,
+        /// Strict-Transport-Security max-age in seconds on HTTPS responses (off when unset).
+        #[arg(long = "hsts", env = "BALANCER_HSTS", num_args = 1, value_name = "SECONDS")]
+        hsts: Option<u64> = None => hsts: Option<u64> = keep,
+    }
+    check check_tls
+}
+
+fn check_tls(t: &TlsSettings) -> Result<(), ConfigError> {
+    if t.cert.is_some() != t.key.is_some() {
+        return Err(invalid("tls.cert", "tls.cert and tls.key go together"));
+    }
+    if t.listen.is_none() {
+        let without_listener = [
+            ("tls.cert", t.cert.is_some()),
+            ("tls.redirect_http", t.redirect_http),
+            ("tls.hsts", t.hsts.is_some()),
+        ];
+        if let Some((field, _)) = without_listener.iter().find(|(_, set)| *set) {
+            return Err(invalid(*field, "needs tls.listen"));
+        }
+    }
+    Ok(())
+}
+
+section! {
     /// `[acme]`: automatic certificates (RFC 8555) for the TLS listener, validated over HTTP-01
     /// on the plain listener.
     AcmeLayer => AcmeSettings, "acme." {
@@ -208,6 +252,22 @@ section! {
         renew_before: f64 = 1.0 / 3.0 => renew_before: f64 = fraction,
     }
     check check_acme
+}
+
+/// ACME certifies the TLS listener, which must exist and have no static certificate.
+fn check_certificate_source(s: &Settings) -> Result<(), ConfigError> {
+    if !s.acme.enabled() {
+        return Ok(());
+    }
+    if s.tls.listen.is_none() {
+        return Err(invalid("acme.domains", "needs tls.listen"));
+    }
+    if s.tls.cert.is_some() {
+        let reason =
+            "cannot be combined with tls.cert: the certificate comes from ACME or from files";
+        return Err(invalid("acme.domains", reason));
+    }
+    Ok(())
 }
 
 fn check_workers(w: &WorkerSettings) -> Result<(), ConfigError> {

@@ -196,7 +196,8 @@ async fn issues_over_http01_serves_h2_and_http11_and_reuses_the_certificate_afte
     assert_eq!(stored_chain(&state), chain);
 }
 
-/// SLOW (about 8 s): with a stored certificate and the ACME server down at start-up, HTTPS
+/// SLOW (about 8 s): a first certificate is issued through `--redirect-http`. Then, with it
+/// stored and the ACME server down at start-up, HTTPS
 /// serves the stored certificate; a forced renewal (`--acme-renew-before 1`) fails and is
 /// retried with back-off until a new Pebble is up, then the new certificate is swapped in
 /// without a restart while a connection opened before keeps working.
@@ -209,7 +210,19 @@ async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_resta
     let state = state_root.path().join("acme");
     let acme_port = free_port();
 
-    let mut first = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &[]);
+    // HTTP-01 must get through `--redirect-http`, which exempts the challenge path.
+    let redirect = ["--redirect-http"];
+    let mut first = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &redirect);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let plain = no_redirects
+        .get(format!("http://{}/", first.plain))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 308);
     let pebble = Pebble::start(&pebble_tls, &dns, acme_port, first.plain_port()).await;
     let first_root = pebble.root_pem().await;
     let issued = first.wait_for_certificate(&first_root).await.leaf;

@@ -197,3 +197,103 @@ fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::configuration::AcmeLayer;
+
+    fn settings(state: &Path, renew_before: f64) -> AcmeSettings {
+        let layer = AcmeLayer {
+            domains: Some(vec!["a.example".into()]),
+            state_dir: Some(state.to_str().unwrap().into()),
+            renew_before: Some(renew_before),
+            ..AcmeLayer::default()
+        };
+        layer.validate().unwrap()
+    }
+
+    /// Stores a self-signed certificate for `names`, valid for 90 days.
+    fn store(state: &Path, names: &[&str]) {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        // Ninety days: January, February and March of 2026.
+        params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2026, 4, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.self_signed(&key).unwrap();
+        StateDir::open(state)
+            .unwrap()
+            .store_certificate(&StoredCertificate {
+                chain_pem: certificate.pem().into_bytes(),
+                key_pem: key.serialize_pem().into_bytes(),
+            })
+            .unwrap();
+    }
+
+    fn start(state: &Path, renew_before: f64) -> (Manager, CertificateSlot) {
+        let slot = CertificateSlot::new();
+        let manager = Manager::start(
+            &settings(state, renew_before),
+            slot.clone(),
+            ChallengeTokens::default(),
+        )
+        .unwrap();
+        (manager, slot)
+    }
+
+    #[test]
+    fn a_stored_certificate_serves_at_once_and_is_renewed_with_a_third_left() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), &["a.example"]);
+        let (manager, slot) = start(dir.path(), 1.0 / 3.0);
+        assert!(slot.is_filled());
+        let (info, _) = manager.current.clone().unwrap();
+        assert_eq!(
+            manager.next_order(),
+            info.not_before + Duration::from_secs(60 * 86_400)
+        );
+    }
+
+    #[test]
+    fn a_stored_certificate_missing_a_domain_is_replaced_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), &["other.example"]);
+        let (manager, slot) = start(dir.path(), 1.0 / 3.0);
+        assert!(slot.is_filled(), "it still serves until the new one comes");
+        assert!(manager.next_order() <= SystemTime::now());
+    }
+
+    #[test]
+    fn an_unusable_stored_certificate_is_ordered_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        StateDir::open(dir.path())
+            .unwrap()
+            .store_certificate(&StoredCertificate {
+                chain_pem: b"not a certificate".to_vec(),
+                key_pem: b"not a key".to_vec(),
+            })
+            .unwrap();
+        let (manager, slot) = start(dir.path(), 1.0 / 3.0);
+        assert!(!slot.is_filled());
+        assert!(manager.next_order() <= SystemTime::now());
+    }
+
+    #[test]
+    fn a_threshold_of_one_orders_again_only_after_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), &["a.example"]);
+        let (mut manager, _) = start(dir.path(), 1.0);
+        assert!(
+            manager.next_order() <= SystemTime::now(),
+            "a stored one is due at once"
+        );
+        let issued = SystemTime::now();
+        let info = manager.current.take().unwrap().0;
+        manager.current = Some((info, Some(issued)));
+        assert_eq!(manager.next_order(), issued + RENEWAL_FLOOR);
+    }
+}

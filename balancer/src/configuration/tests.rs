@@ -158,6 +158,8 @@ fn acme_flags_and_file_keys_meet_in_one_section() {
             "--acme-staging",
             "--acme-contact",
             "mailto:ops@example.com",
+            "--tls-listen",
+            "127.0.0.1:0",
         ],
     )
     .unwrap();
@@ -199,4 +201,30 @@ fn acme_staging_and_a_directory_are_refused_together() {
         error.to_string().starts_with("acme.renew_before: "),
         "{error}"
     );
+}
+
+#[test]
+fn acme_needs_the_tls_listener_and_excludes_a_static_certificate() {
+    let error = load("", &["--acme-domain", "a.example"]).unwrap_err();
+    assert_eq!(error.to_string(), "acme.domains: needs tls.listen");
+    let static_files = [
+        "--acme-domain",
+        "a.example",
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "chain.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    let error = load("", &static_files).unwrap_err().to_string();
+    assert!(
+        error.starts_with("acme.domains: cannot be combined with tls.cert"),
+        "{error}"
+    );
+    let settings = load(
+        "",
+        &["--acme-domain", "a.example", "--tls-listen", "127.0.0.1:0"],
+    );
+    assert!(settings.unwrap().acme.enabled());
 }

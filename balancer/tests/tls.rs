@@ -201,3 +201,41 @@ fn a_silent_tls_client_holds_its_slot_only_until_the_handshake_times_out() {
     });
     assert!(served.is_some(), "the slot was not freed");
 }
+
+#[test]
+fn one_http2_connection_has_at_most_128_requests_in_progress() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    upstream
+        .behaviour
+        .delay_ms
+        .store(2000, std::sync::atomic::Ordering::SeqCst);
+    // 300 streams at once on one connection, each held 2 s by the backend.
+    let output = std::process::Command::new("h2load")
+        .args(["-n", "300", "-c", "1", "-m", "300"])
+        .arg(format!("https://{tls}/slow"))
+        .output()
+        .expect("h2load (Debian package nghttp2-client) runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let codes = report
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("status codes: "))
+        .unwrap_or_else(|| panic!("no status codes in {report}"));
+    let count = |class: &str| -> usize {
+        codes
+            .split(", ")
+            .find_map(|part| part.strip_suffix(class)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {class} in {codes}"))
+    };
+    assert_eq!(count(" 2xx"), 128, "{report}");
+    assert_eq!(count(" 4xx"), 300 - 128, "{report}");
+    assert_eq!(
+        upstream
+            .behaviour
+            .hits
+            .load(std::sync::atomic::Ordering::SeqCst),
+        128
+    );
+}

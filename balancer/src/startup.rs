@@ -183,10 +183,10 @@ impl Balancer {
     pub fn announce(&self) {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "balancer listening on http://{}", self.public_address);
+        let _ = writeln!(out, "admin listening on http://{}", self.admin_address);
         if let Some(address) = self.tls_address {
             let _ = writeln!(out, "balancer listening on https://{address}");
         }
-        let _ = writeln!(out, "admin listening on http://{}", self.admin_address);
         if self.token_generated {
             let _ = writeln!(out, "admin token: {}", self.admin_token);
         }

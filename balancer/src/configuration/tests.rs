@@ -147,6 +147,43 @@ fn the_old_idle_pool_key_is_an_alias() {
 }
 
 #[test]
+fn tls_settings_come_from_flags_or_the_file_and_need_a_listener() {
+    let flags = [
+        "--tls-listen",
+        "127.0.0.1:8443",
+        "--tls-cert",
+        "c.pem",
+        "--tls-key",
+        "k.pem",
+        "--redirect-http",
+        "--hsts",
+        "600",
+    ];
+    let settings = load("", &flags).unwrap();
+    assert_eq!(settings.tls.listen, Some("127.0.0.1:8443".parse().unwrap()));
+    assert_eq!(
+        settings.tls.cert.as_deref(),
+        Some(std::path::Path::new("c.pem"))
+    );
+    assert!(settings.tls.redirect_http);
+    assert_eq!(settings.tls.hsts, Some(600));
+    let file = "[tls]\nlisten = \"0.0.0.0:443\"\nredirect_http = true\n";
+    let settings = parse(file).unwrap();
+    assert_eq!(settings.tls.listen, Some("0.0.0.0:443".parse().unwrap()));
+    assert!(settings.tls.redirect_http && settings.tls.cert.is_none());
+    assert!(!parse("").unwrap().tls.redirect_http);
+
+    let refused = |text: &str| parse(text).unwrap_err().to_string();
+    assert!(
+        refused("[tls]\nredirect_http = true").starts_with("tls.redirect_http: needs tls.listen")
+    );
+    assert!(refused("[tls]\nhsts = 60").starts_with("tls.hsts: needs tls.listen"));
+    let half = "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"c.pem\"";
+    assert!(refused(half).contains("tls.cert and tls.key go together"));
+    assert!(refused("[tls]\nlisten = \"nowhere\"").starts_with("tls.listen:"));
+}
+
+#[test]
 fn acme_flags_and_file_keys_meet_in_one_section() {
     let settings = load(
         "[acme]\ndomains = [\"file.example\"]\nrenew_before = 0.5\n",

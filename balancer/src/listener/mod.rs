@@ -9,6 +9,7 @@ mod guarded;
 mod handshake;
 mod head_check;
 mod head_guard;
+mod stream_limit;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_c
 use actix_web::dev::AppConfig;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
-use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
 use actix_web::{App, web};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -28,6 +29,7 @@ use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
 pub use head_guard::HeadGuard;
+pub use stream_limit::MAX_STREAMS;
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};
@@ -35,6 +37,7 @@ use crate::proxy::{self, ListenerScheme, ProxyState};
 use crate::tls::{self, HttpsPort};
 use guarded::Guarded;
 use handshake::{Plain, Tls};
+use stream_limit::OpenStreams;
 
 /// How long a refused connection is kept to deliver its answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
@@ -173,7 +176,9 @@ impl ListenerParts {
                 .default_service(web::to(tls::to_https)),
             None => app.default_service(web::to(proxy::handle)),
         };
+        let https = self.scheme == ListenerScheme::Https;
         let app = app
+            .wrap(Condition::new(https, from_fn(stream_limit::limit_streams)))
             .wrap(Condition::new(
                 hsts.is_some(),
                 DefaultHeaders::new().add((
@@ -195,11 +200,13 @@ impl ListenerParts {
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
             });
-        // A connection without the mark is plain HTTP (`ListenerScheme::of`).
+        // A connection without the mark is plain HTTP (`ListenerScheme::of`), and has no
+        // stream count.
         let scheme = self.scheme;
         let builder = match scheme {
             ListenerScheme::Https => builder.on_connect_ext(move |_, extensions| {
                 extensions.insert(scheme);
+                extensions.insert(OpenStreams::default());
             }),
             ListenerScheme::Http => builder,
         };

@@ -132,3 +132,64 @@ impl CertificateInfo {
 fn system_time(seconds: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate for `name` valid from 2026-01-01 for 90 days, as PEM chain
+    /// and key.
+    fn pem_pair(name: &str) -> (String, String) {
+        let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2026, 4, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn served(slot: &CertificateSlot) -> Option<Vec<u8>> {
+        slot.current.load_full().map(|key| key.cert[0].to_vec())
+    }
+
+    #[test]
+    fn install_reports_the_validity_and_names_and_swaps_the_served_certificate() {
+        let slot = CertificateSlot::new();
+        assert!(!slot.is_filled() && served(&slot).is_none());
+        let (chain, key) = pem_pair("a.test");
+        let info = slot
+            .clone()
+            .install_pem(chain.as_bytes(), key.as_bytes())
+            .unwrap();
+        assert_eq!(info.dns_names, ["a.test"]);
+        let lifetime = info.not_after.duration_since(info.not_before).unwrap();
+        assert_eq!(lifetime, Duration::from_secs(90 * 86_400));
+        let first = served(&slot).unwrap();
+        let (chain, key) = pem_pair("b.test");
+        slot.install_pem(chain.as_bytes(), key.as_bytes()).unwrap();
+        assert_ne!(served(&slot).unwrap(), first);
+    }
+
+    #[test]
+    fn a_refused_pair_leaves_the_slot_as_it_was() {
+        let slot = CertificateSlot::new();
+        let (chain, key) = pem_pair("a.test");
+        slot.install_pem(chain.as_bytes(), key.as_bytes()).unwrap();
+        let before = served(&slot);
+        let (_, other_key) = pem_pair("b.test");
+        let mismatch = slot.install_pem(chain.as_bytes(), other_key.as_bytes());
+        assert!(
+            matches!(mismatch, Err(TlsError::KeyMismatch(_))),
+            "{mismatch:?}"
+        );
+        assert!(matches!(
+            slot.install_pem(b"", key.as_bytes()),
+            Err(TlsError::NoCertificate)
+        ));
+        assert!(matches!(
+            slot.install_pem(chain.as_bytes(), b"junk"),
+            Err(TlsError::KeyPem(_))
+        ));
+        assert_eq!(served(&slot), before);
+    }
+}

@@ -21,6 +21,8 @@ use test_support::balancer::{Upstream, balancer_command};
 use test_support::{Logs, Process, eventually};
 
 const DOMAIN: &str = "acme.test";
+/// A name the test DNS server does not answer for, so its validation fails.
+const UNRESOLVABLE: &str = "nowhere.test";
 const ISSUANCE: Duration = Duration::from_secs(30);
 
 /// A balancer with ACME on, its listeners' addresses and its log.
@@ -265,6 +267,32 @@ async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_resta
         balancer.connect(&first_root, &[b"h2"]).await.is_err(),
         "the old certificate is gone"
     );
+}
+
+/// SLOW (about 3 s): an order whose validation fails is logged with the ACME problem document
+/// and retried with back-off; plain HTTP serves on and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_order_is_logged_with_its_problem_document_and_retried() {
+    let upstream = Upstream::start("a");
+    let (pebble_tls, dns) = (PebbleTls::new(), Dns::start().await);
+    dns.map_to_loopback(DOMAIN).await;
+    let state_root = tempfile::tempdir().unwrap();
+    let state = state_root.path().join("acme");
+    let acme_port = free_port();
+    let extra = ["--acme-domain", UNRESOLVABLE];
+    let balancer = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &extra);
+    let _pebble = Pebble::start(&pebble_tls, &dns, acme_port, balancer.plain_port()).await;
+
+    let lines = balancer.logs.wait_for("ACME order refused");
+    let refusal = lines
+        .iter()
+        .find(|line| line.contains("ACME order refused"))
+        .unwrap();
+    assert!(refusal.contains("urn:ietf:params:acme:error:"), "{refusal}");
+    assert!(refusal.contains(UNRESOLVABLE), "{refusal}");
+    assert!(refusal.contains("retrying in"), "{refusal}");
+    assert_eq!(plain_get(&balancer, "/").await.0, 200);
+    assert!(!state.join("certificate.pem").exists());
 }
 
 /// A bad `--acme-ca-root` stops the balancer at start-up with a message naming the file.

@@ -49,7 +49,10 @@ pub async fn order_certificate(
         published.push(tokens.publish(&challenge.token, challenge.key_authorization().as_str()));
         challenge.set_ready().await?;
     }
-    let status = order.poll_ready(&polling()).await?;
+    let status = match order.poll_ready(&polling()).await {
+        Err(instant_acme::Error::Api(problem)) => return Err(AcmeError::Refused(problem)),
+        other => other?,
+    };
     drop(published);
     if status != OrderStatus::Ready {
         return Err(refusal(&mut order).await);

@@ -186,9 +186,9 @@ fn a_silent_tls_client_holds_its_slot_only_until_the_handshake_times_out() {
     silent
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    // While it holds the one slot of this address, a second connection is refused.
+    // While it holds the one slot of this address, a second connection is closed unanswered.
     let refused = curl_https(&pki.ca(), &tls, "/", &[]);
-    assert!(!refused.ok && refused.status != 200, "{refused:?}");
+    assert!(!refused.ok && refused.status == 0, "{refused:?}");
     let mut sink = Vec::new();
     let _ = silent.read_to_end(&mut sink);
     let held = started.elapsed();

@@ -13,7 +13,6 @@ use tokio::net::TcpStream;
 
 use super::admission::Admission;
 use super::handshake::Handshake;
-use super::refuse;
 
 pub(super) struct Guarded<F, H> {
     http: F,
@@ -110,8 +109,9 @@ where
             }
             Err(refusal) => {
                 log::debug!("refused a connection from {peer:?}: {refusal:?}");
+                let refused = self.handshake.refuse(stream, refusal.answer());
                 Box::pin(async move {
-                    refuse(stream, refusal.answer()).await;
+                    refused.await;
                     Ok(())
                 })
             }

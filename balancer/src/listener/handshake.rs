@@ -1,18 +1,19 @@
 //! What happens between admitting a connection and handing it to actix-http: nothing on the
 //! plain listener; on the TLS listener a handshake bounded by the client request timeout,
-//! whose ALPN result picks HTTP/2 or HTTP/1.1.
+//! whose ALPN result picks HTTP/2 or HTTP/1.1. Also how each turns a connection away.
 
 use std::future::{Future, ready};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::Protocol;
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::HeadGuard;
+use super::{HeadGuard, refuse};
 
 pub(super) trait Handshake: Clone + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
@@ -23,6 +24,9 @@ pub(super) trait Handshake: Clone + 'static {
         stream: TcpStream,
         head_timeout: Duration,
     ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static;
+
+    /// Turns away a connection over the bounds with `answer`.
+    fn refuse(&self, stream: TcpStream, answer: Bytes) -> impl Future<Output = ()> + 'static;
 }
 
 /// The plain listener: HTTP/1 through the head guard.
@@ -41,6 +45,10 @@ impl Handshake for Plain {
             HeadGuard::new(stream, head_timeout),
             Protocol::Http1,
         )))
+    }
+
+    fn refuse(&self, stream: TcpStream, answer: Bytes) -> impl Future<Output = ()> + 'static {
+        refuse(stream, answer)
     }
 }
 
@@ -89,5 +97,13 @@ impl Handshake for Tls {
                 Some((HeadGuard::new(stream, head_timeout), Protocol::Http1))
             }
         }
+    }
+
+    /// Closes the connection unanswered: a plain-text answer is unreadable to a TLS client,
+    /// and a handshake to encrypt one would spend on the connections the bound turns away
+    /// the very CPU it protects.
+    fn refuse(&self, stream: TcpStream, _answer: Bytes) -> impl Future<Output = ()> + 'static {
+        drop(stream);
+        ready(())
     }
 }

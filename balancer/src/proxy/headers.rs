@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use super::origin::{ListenerScheme, request_host};
 use crate::header_names::{X_REQUEST_ID, X_UPSTREAM};
 use crate::upstream::RequestHead;
 
@@ -85,35 +86,6 @@ const CLAIMED_BY_PROXIES: [HeaderName; 2] = [
     HeaderName::from_static("forwarded"),
     HeaderName::from_static("x-real-ip"),
 ];
-
-/// The scheme a listener speaks, attached to each of its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ListenerScheme {
-    Http,
-    Https,
-}
-
-impl ListenerScheme {
-    pub fn of(req: &HttpRequest) -> Self {
-        req.conn_data::<Self>().copied().unwrap_or(Self::Http)
-    }
-
-    fn as_bytes(self) -> &'static [u8] {
-        match self {
-            Self::Http => b"http",
-            Self::Https => b"https",
-        }
-    }
-}
-
-/// The host the client asked for: its `Host` header, or in HTTP/2 (which has none unless the
-/// client adds one) the `:authority` that actix-http put into the request URI.
-pub fn request_host(req: &HttpRequest) -> Option<&[u8]> {
-    req.headers()
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()))
-}
 
 /// Peers whose `X-Forwarded-*` headers are believed (`proxy.trusted_proxies`).
 #[derive(Debug, Clone, Default)]
@@ -212,8 +184,8 @@ pub fn forward_request_headers(
     let proto = passed_on(&X_FORWARDED_PROTO).unwrap_or_else(|| ListenerScheme::of(req).as_bytes());
     upstream.header(&X_FORWARDED_PROTO, &[proto]);
     let host = request_host(req);
+    // An HTTP/1.1 backend needs `Host`; an HTTP/2 client may give only `:authority`.
     if let Some(authority) = host.filter(|_| !req.headers().contains_key(header::HOST)) {
-        // An HTTP/1.1 backend needs `Host`; an HTTP/2 client gave `:authority` instead.
         upstream.header(&header::HOST, &[authority]);
     }
     if let Some(host) = passed_on(&X_FORWARDED_HOST).or(host) {

@@ -18,6 +18,7 @@ mod cache_store;
 mod error;
 mod headers;
 mod logging;
+mod origin;
 mod private_paths;
 mod request_filter;
 mod response_filter;
@@ -29,7 +30,8 @@ mod upstream_select;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ProxyError;
-pub use headers::{ListenerScheme, RequestIds, TrustedProxies, request_host};
+pub use headers::{RequestIds, TrustedProxies};
+pub use origin::{ListenerScheme, request_host};
 pub use private_paths::PrivatePaths;
 pub use state::{ProxyState, upstream_client};
 

@@ -34,6 +34,8 @@ struct AcmeBalancer {
 }
 
 impl AcmeBalancer {
+    /// With ACME for `DOMAIN` (another `--acme-domain` in `extra` adds to it); waits until
+    /// the upstream is healthy.
     fn start(
         upstream: &Upstream,
         pebble_tls: &PebbleTls,

@@ -23,6 +23,7 @@ const ACCOUNT_DOES_NOT_EXIST: &str = "urn:ietf:params:acme:error:accountDoesNotE
 /// Longest single sleep, so a wall-clock jump (suspend, NTP) is noticed within the hour.
 const LONGEST_NAP: Duration = Duration::from_secs(3600);
 
+/// The certificate's keeper: built at start-up, then run as a task.
 pub struct Manager {
     settings: AcmeSettings,
     state: StateDir,

@@ -74,7 +74,7 @@ impl Dns {
             Command::new("pebble-challtestsrv")
                 .args(["-dns01", &address, "-management", &management])
                 .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-                // No default answers: the test domain resolves only once mapped below.
+                // No default answers: a name resolves only once mapped (`map_to_loopback`).
                 .args(["-defaultIPv4", "", "-defaultIPv6", ""])
                 .stderr(Stdio::null()),
         );
@@ -83,14 +83,10 @@ impl Dns {
             address,
             management,
         };
-        let http = reqwest::Client::new();
-        let url = format!("http://{}/add-a", dns.management);
         let up = eventually(Duration::from_secs(10), || async {
-            http.post(&url)
-                .body(r#"{"host":"_probe.test","addresses":["127.0.0.1"]}"#)
-                .send()
+            tokio::net::TcpStream::connect(&dns.management)
                 .await
-                .is_ok_and(|r| r.status().is_success())
+                .is_ok()
         })
         .await;
         assert!(up, "pebble-challtestsrv did not start");

@@ -1,4 +1,4 @@
-//! Cache keys: method (GET or HEAD), host, path and query, plus the values of the request
+//! Cache keys: method (GET or HEAD), scheme, host, path and query, plus the values of the request
 //! headers named by the response's `Vary` (learnt per primary key), normalised where the field
 //! allows it.
 
@@ -6,10 +6,14 @@ use actix_web::HttpRequest;
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::origin::{ListenerScheme, request_host};
+
 /// One cache entry's identity. Host, path and query share one allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     head: bool,
+    /// An https page may differ from the http one (links, redirects), so they never share.
+    scheme: ListenerScheme,
     /// `host` followed by the path and query.
     text: Box<str>,
     path_start: usize,
@@ -24,22 +28,21 @@ impl CacheKey {
             Method::HEAD => true,
             _ => return None,
         };
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = request_host(req)
+            .and_then(|h| std::str::from_utf8(h).ok())
             .unwrap_or_default();
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        Some(Self::for_uri(head, host, path))
+        Some(Self::for_uri(head, ListenerScheme::of(req), host, path))
     }
 
     /// The key without `Vary` values of a GET (or, with `head`, HEAD) of `path` on `host`.
-    pub fn for_uri(head: bool, host: &str, path: &str) -> Self {
+    pub fn for_uri(head: bool, scheme: ListenerScheme, host: &str, path: &str) -> Self {
         let mut text = String::with_capacity(host.len() + path.len());
         text.push_str(host);
         text.push_str(path);
         Self {
             head,
+            scheme,
             text: text.into_boxed_str(),
             path_start: host.len(),
             vary: Box::default(),

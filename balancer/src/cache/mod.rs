@@ -34,6 +34,7 @@ pub use status::{CACHE_STATUS, CacheOutcome, Forward};
 
 use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;
+use crate::origin::ListenerScheme;
 
 /// What the cache knows about a request.
 pub enum Lookup {
@@ -286,10 +287,14 @@ impl HttpCache {
         let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         for path in paths {
             // Recorded first: a racing store either sees it or is removed below.
-            self.invalidated
-                .insert(CacheKey::for_uri(false, host, path).uri().into(), at);
-            for head in [false, true] {
-                let primary = CacheKey::for_uri(head, host, path);
+            let uri = CacheKey::for_uri(false, ListenerScheme::Http, host, path);
+            self.invalidated.insert(uri.uri().into(), at);
+            // Both schemes: the resource behind them is one, whichever listener changed it.
+            let keys = [ListenerScheme::Http, ListenerScheme::Https]
+                .into_iter()
+                .flat_map(|scheme| [false, true].map(|head| (head, scheme)));
+            for (head, scheme) in keys {
+                let primary = CacheKey::for_uri(head, scheme, host, path);
                 self.store.invalidate(&primary);
                 let varied = self
                     .vary_index

@@ -4,6 +4,7 @@
 //! Types that belong to one room are parsed there: static backends in `backends`, the
 //! cache's TTL and purge rules in `cache`, `expose_upstream` in `proxy`.
 
+mod acme_convert;
 mod convert;
 mod section;
 mod sections;
@@ -14,8 +15,8 @@ use clap::Parser;
 
 pub(crate) use convert::{prefix as checked_prefix, prefixes as checked_prefixes};
 pub use sections::{
-    CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer, ProxyLayer, ProxySettings,
-    Settings, WorkerSettings, WorkersLayer,
+    AcmeLayer, AcmeSettings, CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer,
+    ProxyLayer, ProxySettings, Settings, WorkerSettings, WorkersLayer,
 };
 
 /// The root layer under the name the file format had before flags shared it.

@@ -145,3 +145,123 @@ fn the_old_idle_pool_key_is_an_alias() {
         "two names for one setting are refused"
     );
 }
+
+#[test]
+fn tls_settings_come_from_flags_or_the_file_and_need_a_listener() {
+    let flags = [
+        "--tls-listen",
+        "127.0.0.1:8443",
+        "--tls-cert",
+        "c.pem",
+        "--tls-key",
+        "k.pem",
+        "--redirect-http",
+        "--hsts",
+        "600",
+    ];
+    let settings = load("", &flags).unwrap();
+    assert_eq!(settings.tls.listen, Some("127.0.0.1:8443".parse().unwrap()));
+    assert_eq!(
+        settings.tls.cert.as_deref(),
+        Some(std::path::Path::new("c.pem"))
+    );
+    assert!(settings.tls.redirect_http);
+    assert_eq!(settings.tls.hsts, Some(600));
+    let file = "[tls]\nlisten = \"0.0.0.0:443\"\nredirect_http = true\n";
+    let settings = parse(file).unwrap();
+    assert_eq!(settings.tls.listen, Some("0.0.0.0:443".parse().unwrap()));
+    assert!(settings.tls.redirect_http && settings.tls.cert.is_none());
+    assert!(!parse("").unwrap().tls.redirect_http);
+
+    let refused = |text: &str| parse(text).unwrap_err().to_string();
+    assert!(
+        refused("[tls]\nredirect_http = true").starts_with("tls.redirect_http: needs tls.listen")
+    );
+    assert!(refused("[tls]\nhsts = 60").starts_with("tls.hsts: needs tls.listen"));
+    let half = "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"c.pem\"";
+    assert!(refused(half).contains("tls.cert and tls.key go together"));
+    assert!(refused("[tls]\nlisten = \"nowhere\"").starts_with("tls.listen:"));
+}
+
+#[test]
+fn acme_flags_and_file_keys_meet_in_one_section() {
+    let settings = load(
+        "[acme]\ndomains = [\"file.example\"]\nrenew_before = 0.5\n",
+        &[
+            "--acme-domain",
+            "a.example",
+            "--acme-domain",
+            "B.example",
+            "--acme-staging",
+            "--acme-contact",
+            "mailto:ops@example.com",
+            "--tls-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .unwrap();
+    let acme = &settings.acme;
+    assert!(acme.enabled());
+    assert_eq!(acme.domains, ["a.example", "b.example"]);
+    assert_eq!(acme.renew_before, 0.5);
+    assert_eq!(
+        acme.directory_url(),
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    );
+    assert_eq!(acme.state_dir, std::path::Path::new("data/acme"));
+    let defaults = Settings::validate(FileConfig::default()).unwrap().acme;
+    assert!(!defaults.enabled());
+    assert!((defaults.renew_before - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(
+        defaults.directory_url(),
+        "https://acme-v02.api.letsencrypt.org/directory"
+    );
+}
+
+#[test]
+fn acme_staging_and_a_directory_are_refused_together() {
+    let error = load(
+        "",
+        &[
+            "--acme-staging",
+            "--acme-directory",
+            "https://ca.example/dir",
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "acme.staging: cannot be combined with acme.directory"
+    );
+    let error = load("", &["--acme-renew-before", "0"]).unwrap_err();
+    assert!(
+        error.to_string().starts_with("acme.renew_before: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn acme_needs_the_tls_listener_and_excludes_a_static_certificate() {
+    let error = load("", &["--acme-domain", "a.example"]).unwrap_err();
+    assert_eq!(error.to_string(), "acme.domains: needs tls.listen");
+    let static_files = [
+        "--acme-domain",
+        "a.example",
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "chain.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    let error = load("", &static_files).unwrap_err().to_string();
+    assert!(
+        error.starts_with("acme.domains: cannot be combined with tls.cert"),
+        "{error}"
+    );
+    let settings = load(
+        "",
+        &["--acme-domain", "a.example", "--tls-listen", "127.0.0.1:0"],
+    );
+    assert!(settings.unwrap().acme.enabled());
+}

@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::header_names::{X_REQUEST_ID, X_UPSTREAM};
+use crate::origin::{ListenerScheme, request_host};
 use crate::upstream::RequestHead;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -87,26 +88,6 @@ const CLAIMED_BY_PROXIES: [HeaderName; 2] = [
     HeaderName::from_static("forwarded"),
     HeaderName::from_static("x-real-ip"),
 ];
-
-/// The scheme a listener speaks, attached to each of its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenerScheme {
-    Http,
-    Https,
-}
-
-impl ListenerScheme {
-    pub fn of(req: &HttpRequest) -> Self {
-        req.conn_data::<Self>().copied().unwrap_or(Self::Http)
-    }
-
-    fn as_bytes(self) -> &'static [u8] {
-        match self {
-            Self::Http => b"http",
-            Self::Https => b"https",
-        }
-    }
-}
 
 /// Peers whose `X-Forwarded-*` headers are believed (`proxy.trusted_proxies`).
 #[derive(Debug, Clone, Default)]
@@ -204,9 +185,12 @@ pub fn forward_request_headers(
     };
     let proto = passed_on(&X_FORWARDED_PROTO).unwrap_or_else(|| ListenerScheme::of(req).as_bytes());
     upstream.header(&X_FORWARDED_PROTO, &[proto]);
-    if let Some(host) = passed_on(&X_FORWARDED_HOST)
-        .or_else(|| req.headers().get(header::HOST).map(HeaderValue::as_bytes))
-    {
+    let host = request_host(req);
+    // An HTTP/1.1 backend needs `Host`; an HTTP/2 client may give only `:authority`.
+    if let Some(authority) = host.filter(|_| !req.headers().contains_key(header::HOST)) {
+        upstream.header(&header::HOST, &[authority]);
+    }
+    if let Some(host) = passed_on(&X_FORWARDED_HOST).or(host) {
         upstream.header(&X_FORWARDED_HOST, &[host]);
     }
     upstream.header(&X_REQUEST_ID, &[request_id.as_bytes()]);

@@ -30,9 +30,10 @@ mod upstream_select;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+pub use crate::origin::{ListenerScheme, request_host};
 pub use error::ProxyError;
 pub use expose_upstream::ExposeUpstream;
-pub use headers::{ListenerScheme, RequestIds, TrustedProxies};
+pub use headers::{RequestIds, TrustedProxies};
 pub use private_paths::PrivatePaths;
 pub use state::{ProxyState, upstream_client};
 

@@ -1,0 +1,32 @@
+//! What a request was addressed to: the scheme of the listener it came in on, and the host.
+//! A leaf module: the listener sets the scheme, the proxy forwards it, the cache keys by it.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderValue};
+
+/// The scheme a listener speaks, attached to each of its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListenerScheme {
+    Http,
+    Https,
+}
+
+impl ListenerScheme {
+    pub fn of(req: &HttpRequest) -> Self {
+        req.conn_data::<Self>().copied().unwrap_or(Self::Http)
+    }
+
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Self::Http => b"http",
+            Self::Https => b"https",
+        }
+    }
+}
+
+/// The host asked for: `Host`, or HTTP/2's `:authority` (which actix-http puts in the URI).
+pub fn request_host(req: &HttpRequest) -> Option<&[u8]> {
+    let authority = || req.uri().authority().map(|a| a.as_str().as_bytes());
+    let host = req.headers().get(header::HOST);
+    host.map(HeaderValue::as_bytes).or_else(authority)
+}

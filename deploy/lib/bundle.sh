@@ -9,10 +9,10 @@
 # shellcheck disable=SC2034 # variables are read by render through @@NAME@@
 
 # Where the balancer's ACME state lives (systemd's StateDirectory=, under /var/lib).
-acme_state_directory() { printf '%s-balancer\n' "$PROJECT"; }
+acme_state_directory() { printf 'sentiment-balancer\n'; }
 # Where a private ACME server's root is shipped (world-readable, like any CA
 # certificate: the balancer runs unprivileged and /etc/sentiment is root's).
-acme_ca_root_path() { printf '/etc/ssl/%s/acme-ca-root.pem\n' "$PROJECT"; }
+acme_ca_root_path() { printf '/etc/ssl/sentiment/acme-ca-root.pem\n'; }
 
 # The balancer's arguments beyond its environment file: with a DOMAIN, HTTPS on
 # :443 with a certificate over ACME, plain HTTP redirected to it (except the

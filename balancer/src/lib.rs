@@ -2,6 +2,7 @@
 //! algorithms, active and passive health, an HTTP cache with purge-on-write, an admin API, and
 //! managed local worker processes.
 
+pub mod acme;
 pub mod address;
 pub mod admin;
 pub mod backends;
@@ -14,5 +15,6 @@ pub mod listener;
 pub mod proxy;
 pub mod selection;
 pub mod startup;
+pub mod tls;
 pub mod upstream;
 pub mod workers;

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
+use crate::acme::{self, AcmeError, ChallengeTokens};
 use crate::admin::{self, AdminState};
 use crate::backends::{Backend, BackendSet, MembershipError};
 use crate::cache::HttpCache;
 use crate::configuration::Settings;
 use crate::health;
-use crate::listener;
+use crate::listener::{self, PublicSockets};
 use crate::proxy::ProxyState;
+use crate::tls::{self, CertificateSlot, StaticCertificate, TlsError};
 use crate::workers::{Supervisor, WorkerSpec};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,11 +31,19 @@ pub enum StartupError {
     WorkerCommand(io::Error),
     #[error("backends: {0}")]
     Backends(#[from] MembershipError),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("tls: cannot watch for SIGHUP: {0}")]
+    Hangup(io::Error),
+    #[error("{0}")]
+    Acme(#[from] AcmeError),
 }
 
 /// A running balancer.
 pub struct Balancer {
     public_address: SocketAddr,
+    tls_address: Option<SocketAddr>,
+    certificates: CertificateSlot,
     admin_address: SocketAddr,
     admin_token: String,
     token_generated: bool,
@@ -42,6 +52,7 @@ pub struct Balancer {
     admin: ServerHandle,
     supervisor: Option<Supervisor>,
     health: actix_web::rt::task::JoinHandle<()>,
+    acme: Option<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Balancer {
@@ -68,16 +79,32 @@ impl Balancer {
             None
         };
 
+        let certificates = CertificateSlot::new();
+        // The stored ACME certificate goes into the slot before the TLS listener opens.
+        let challenges = settings.acme.enabled().then(ChallengeTokens::default);
+        let acme = match &challenges {
+            Some(tokens) => Some(acme::Manager::start(
+                &settings.acme,
+                certificates.clone(),
+                tokens.clone(),
+            )?),
+            None => None,
+        };
+        let sockets = bind_public(&settings, &certificates)?;
+        let public_address = local_address(&sockets.plain, "listen", settings.listen)?;
+        let tls_address = match (&sockets.tls, settings.tls.listen) {
+            (Some((socket, _)), Some(wanted)) => Some(local_address(socket, "tls.listen", wanted)?),
+            _ => None,
+        };
         let proxy_state =
             web::Data::new(ProxyState::new(&settings, backends.clone(), cache.clone()));
-        let (public, public_address) =
-            listener::public_server(&settings, proxy_state).map_err(|source| {
-                StartupError::Bind {
-                    field: "listen",
-                    address: settings.listen,
-                    source,
-                }
-            })?;
+        let public = listener::public_server(&settings, proxy_state, sockets, challenges).map_err(
+            |source| StartupError::Bind {
+                field: "listen",
+                address: settings.listen,
+                source,
+            },
+        )?;
 
         let supervisor =
             spec.map(|spec| Supervisor::start(spec, backends.clone(), settings.workers.count));
@@ -108,8 +135,11 @@ impl Balancer {
         actix_web::rt::spawn(public);
         actix_web::rt::spawn(admin);
         let health = actix_web::rt::spawn(health::run(backends.clone(), settings.health.clone()));
+        let acme = acme.map(|manager| actix_web::rt::spawn(manager.run()));
         Ok(Self {
             public_address,
+            tls_address,
+            certificates,
             admin_address,
             admin_token,
             token_generated,
@@ -118,11 +148,22 @@ impl Balancer {
             admin: handles.1,
             supervisor,
             health,
+            acme,
         })
     }
 
     pub fn public_address(&self) -> SocketAddr {
         self.public_address
+    }
+
+    /// The TLS listener's address, when there is one.
+    pub fn tls_address(&self) -> Option<SocketAddr> {
+        self.tls_address
+    }
+
+    /// The certificate the TLS listener serves; ACME installs into it.
+    pub fn certificates(&self) -> &CertificateSlot {
+        &self.certificates
     }
 
     pub fn admin_address(&self) -> SocketAddr {
@@ -142,6 +183,9 @@ impl Balancer {
     pub fn announce(&self) {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "balancer listening on http://{}", self.public_address);
+        if let Some(address) = self.tls_address {
+            let _ = writeln!(out, "balancer listening on https://{address}");
+        }
         let _ = writeln!(out, "admin listening on http://{}", self.admin_address);
         if self.token_generated {
             let _ = writeln!(out, "admin token: {}", self.admin_token);
@@ -164,8 +208,59 @@ impl Balancer {
             supervisor.shutdown().await;
         }
         self.health.abort();
+        if let Some(acme) = &self.acme {
+            acme.abort();
+        }
         log::info!("balancer stopped");
     }
+}
+
+/// Binds the public listeners; with TLS, loads the static certificate (any problem with it
+/// stops the start-up) and starts reloading it on SIGHUP.
+fn bind_public(settings: &Settings, slot: &CertificateSlot) -> Result<PublicSockets, StartupError> {
+    let bind = |field, address| {
+        std::net::TcpListener::bind(address).map_err(|source| StartupError::Bind {
+            field,
+            address,
+            source,
+        })
+    };
+    let plain = bind("listen", settings.listen)?;
+    let Some(tls_listen) = settings.tls.listen else {
+        return Ok(PublicSockets { plain, tls: None });
+    };
+    if let (Some(cert), Some(key)) = (&settings.tls.cert, &settings.tls.key) {
+        let files = StaticCertificate {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        let info = files.load_into(slot)?;
+        log::info!("serving the TLS certificate {}", tls::describe(&info));
+        if !info.is_current(std::time::SystemTime::now()) {
+            log::warn!("{}: the certificate is not valid now", cert.display());
+        }
+        let reload = tls::reload_on_hangup(files, slot.clone()).map_err(StartupError::Hangup)?;
+        actix_web::rt::spawn(reload);
+    } else if !slot.is_filled() && !settings.acme.enabled() {
+        log::warn!("tls.listen has no certificate: TLS handshakes fail until one is installed");
+    }
+    let config = tls::server_config(slot.clone())?;
+    Ok(PublicSockets {
+        plain,
+        tls: Some((bind("tls.listen", tls_listen)?, config)),
+    })
+}
+
+fn local_address(
+    socket: &std::net::TcpListener,
+    field: &'static str,
+    address: SocketAddr,
+) -> Result<SocketAddr, StartupError> {
+    socket.local_addr().map_err(|source| StartupError::Bind {
+        field,
+        address,
+        source,
+    })
 }
 
 /// Raises the soft open-file limit to the hard one, as nginx's `worker_rlimit_nofile` would

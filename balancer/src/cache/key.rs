@@ -1,14 +1,18 @@
-//! Cache keys: method (GET or HEAD), host, path and query, plus the values of the request
-//! headers named by the response's `Vary` (learnt per primary key).
+//! Cache keys: method (GET or HEAD), scheme, host, path and query, plus the values of the
+//! request headers named by the response's `Vary` (learnt per primary key).
 
 use actix_web::HttpRequest;
 use actix_web::http::Method;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
+
+use crate::proxy::{ListenerScheme, request_host};
 
 /// One cache entry's identity. Host, path and query share one allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     head: bool,
+    /// An https page may differ from the http one (links, redirects), so they never share.
+    scheme: ListenerScheme,
     /// `host` followed by the path and query.
     text: Box<str>,
     path_start: usize,
@@ -23,10 +27,8 @@ impl CacheKey {
             Method::HEAD => true,
             _ => return None,
         };
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = request_host(req)
+            .and_then(|h| std::str::from_utf8(h).ok())
             .unwrap_or_default();
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let mut text = String::with_capacity(host.len() + path.len());
@@ -34,6 +36,7 @@ impl CacheKey {
         text.push_str(path);
         Some(Self {
             head,
+            scheme: ListenerScheme::of(req),
             text: text.into_boxed_str(),
             path_start: host.len(),
             vary: Box::default(),
@@ -83,6 +86,7 @@ impl CacheKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header;
     use actix_web::test::TestRequest;
 
     #[test]

@@ -54,6 +54,10 @@ pub fn address(field: &str, text: String) -> Checked<SocketAddr> {
         .map_err(|_| invalid(field, format!("`{text}` is not an IP:PORT socket address")))
 }
 
+pub fn optional_address(field: &str, text: Option<String>) -> Checked<Option<SocketAddr>> {
+    text.map(|text| address(field, text)).transpose()
+}
+
 pub fn non_blank(field: &str, text: Option<String>) -> Checked<Option<String>> {
     match text {
         Some(text) if text.trim().is_empty() => Err(invalid(field, "must not be empty")),

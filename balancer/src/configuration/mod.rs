@@ -2,6 +2,7 @@
 //! variable, default, doc, validation); sources stack as flags > environment > TOML file >
 //! defaults and are validated into typed [`Settings`] whose errors name the offending key.
 
+mod acme_convert;
 mod convert;
 mod section;
 mod sections;
@@ -15,8 +16,8 @@ use serde::Deserialize;
 use crate::backends::BackendAddress;
 
 pub use sections::{
-    CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer, ProxyLayer, ProxySettings,
-    Settings, WorkerSettings, WorkersLayer,
+    AcmeLayer, AcmeSettings, CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer,
+    ProxyLayer, ProxySettings, Settings, WorkerSettings, WorkersLayer,
 };
 
 /// The root layer under the name the file format had before flags shared it.

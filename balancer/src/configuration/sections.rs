@@ -2,11 +2,14 @@
 //! section by section, plus the checks that compare two settings.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use super::acme_convert::{domain_names, fraction, https_url, mailto, optional_path, path};
 use super::convert::{
-    address, keep, millis, networks, non_blank, parsed, positive, positive_ms, positive_secs,
-    prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules, worker_count,
+    address, keep, millis, networks, non_blank, optional_address, parsed, positive, positive_ms,
+    positive_secs, prefix, private_paths, purge_rules, secs, static_backends, threads, ttl_rules,
+    worker_count,
 };
 use super::section::section;
 use super::{
@@ -46,7 +49,10 @@ section! {
         health: HealthLayer => HealthSettings,
         proxy: ProxyLayer => ProxySettings,
         cache: CacheLayer => CacheSettings,
+        tls: TlsLayer => TlsSettings,
+        acme: AcmeLayer => AcmeSettings,
     }
+    check check_certificate_source
 }
 
 section! {
@@ -177,6 +183,93 @@ section! {
     check check_cache
 }
 
+section! {
+    /// `[tls]`: the HTTPS listener, its static certificate, and what the plain listener does
+    /// about HTTPS.
+    TlsLayer => TlsSettings, "tls." {
+        /// HTTPS listener address (no HTTPS listener when unset).
+        #[arg(id = "tls_listen", long = "tls-listen", env = "BALANCER_TLS_LISTEN", num_args = 1, value_name = "ADDR")]
+        listen: Option<String> = None => listen: Option<SocketAddr> = optional_address,
+        /// PEM certificate chain, leaf first (reloaded with the key on SIGHUP).
+        #[arg(long = "tls-cert", env = "BALANCER_TLS_CERT", num_args = 1, value_name = "FILE")]
+        cert: Option<PathBuf> = None => cert: Option<PathBuf> = keep,
+        /// PEM private key of the certificate.
+        #[arg(long = "tls-key", env = "BALANCER_TLS_KEY", num_args = 1, value_name = "FILE")]
+        key: Option<PathBuf> = None => key: Option<PathBuf> = keep,
+        /// Answer plain requests with a 308 redirect to HTTPS (except ACME HTTP-01 challenges).
+        #[arg(long = "redirect-http", env = "BALANCER_REDIRECT_HTTP", num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        redirect_http: bool = false => redirect_http: bool = keep,
+        /// Strict-Transport-Security max-age in seconds on HTTPS responses (off when unset).
+        #[arg(long = "hsts", env = "BALANCER_HSTS", num_args = 1, value_name = "SECONDS")]
+        hsts: Option<u64> = None => hsts: Option<u64> = keep,
+    }
+    check check_tls
+}
+
+fn check_tls(t: &TlsSettings) -> Result<(), ConfigError> {
+    if t.cert.is_some() != t.key.is_some() {
+        return Err(invalid("tls.cert", "tls.cert and tls.key go together"));
+    }
+    if t.listen.is_none() {
+        let without_listener = [
+            ("tls.cert", t.cert.is_some()),
+            ("tls.redirect_http", t.redirect_http),
+            ("tls.hsts", t.hsts.is_some()),
+        ];
+        if let Some((field, _)) = without_listener.iter().find(|(_, set)| *set) {
+            return Err(invalid(*field, "needs tls.listen"));
+        }
+    }
+    Ok(())
+}
+
+section! {
+    /// `[acme]`: automatic certificates (RFC 8555) for the TLS listener, validated over HTTP-01
+    /// on the plain listener.
+    AcmeLayer => AcmeSettings, "acme." {
+        /// Domain to get a certificate for (repeatable); any domain turns ACME on.
+        #[arg(long = "acme-domain", env = "BALANCER_ACME_DOMAINS", value_delimiter = ',', value_name = "NAME")]
+        domains: Vec<String> = Vec::new() => domains: Vec<String> = domain_names,
+        /// Contact for the ACME account, `mailto:you@example.com`.
+        #[arg(long = "acme-contact", env = "BALANCER_ACME_CONTACT", value_name = "URL")]
+        contact: Option<String> = None => contact: Option<String> = mailto,
+        /// ACME directory URL (default: Let's Encrypt production).
+        #[arg(long = "acme-directory", env = "BALANCER_ACME_DIRECTORY", value_name = "URL")]
+        directory: Option<String> = None => directory: Option<String> = https_url,
+        /// Use Let's Encrypt's staging directory (untrusted certificates, generous limits).
+        #[arg(long = "acme-staging", env = "BALANCER_ACME_STAGING", num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        staging: bool = false => staging: bool = keep,
+        /// Extra root certificate (PEM) trusted for the ACME server's own HTTPS, for test CAs.
+        #[arg(long = "acme-ca-root", env = "BALANCER_ACME_CA_ROOT", value_name = "FILE")]
+        ca_root: Option<String> = None => ca_root: Option<PathBuf> = optional_path,
+        /// Directory (made 0700) for the ACME account key and the certificate, kept across restarts.
+        #[arg(long = "acme-state-dir", env = "BALANCER_ACME_STATE_DIR", value_name = "DIR")]
+        state_dir: String = "data/acme".into() => state_dir: PathBuf = path,
+        /// Renew when this fraction of the certificate's lifetime is left (0 < f <= 1).
+        #[arg(long = "acme-renew-before", env = "BALANCER_ACME_RENEW_BEFORE", value_name = "FRACTION")]
+        renew_before: f64 = 1.0 / 3.0 => renew_before: f64 = fraction,
+    }
+    check check_acme
+}
+
+/// ACME certifies the TLS listener, which must exist and have no static certificate.
+fn check_certificate_source(s: &Settings) -> Result<(), ConfigError> {
+    if !s.acme.enabled() {
+        return Ok(());
+    }
+    if s.tls.listen.is_none() {
+        return Err(invalid("acme.domains", "needs tls.listen"));
+    }
+    if s.tls.cert.is_some() {
+        let reason =
+            "cannot be combined with tls.cert: the certificate comes from ACME or from files";
+        return Err(invalid("acme.domains", reason));
+    }
+    Ok(())
+}
+
 fn check_workers(w: &WorkerSettings) -> Result<(), ConfigError> {
     if w.restart_backoff_max < w.restart_backoff_min {
         return Err(invalid(
@@ -197,6 +290,16 @@ fn check_proxy(p: &ProxySettings) -> Result<(), ConfigError> {
     if !(1..=p.max_connections).contains(&p.max_connections_per_ip) {
         let reason = "must be from 1 to proxy.max_connections";
         return Err(invalid("proxy.max_connections_per_ip", reason));
+    }
+    Ok(())
+}
+
+fn check_acme(a: &AcmeSettings) -> Result<(), ConfigError> {
+    if a.staging && a.directory.is_some() {
+        return Err(invalid(
+            "acme.staging",
+            "cannot be combined with acme.directory",
+        ));
     }
     Ok(())
 }

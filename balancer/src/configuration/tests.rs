@@ -145,3 +145,58 @@ fn the_old_idle_pool_key_is_an_alias() {
         "two names for one setting are refused"
     );
 }
+
+#[test]
+fn acme_flags_and_file_keys_meet_in_one_section() {
+    let settings = load(
+        "[acme]\ndomains = [\"file.example\"]\nrenew_before = 0.5\n",
+        &[
+            "--acme-domain",
+            "a.example",
+            "--acme-domain",
+            "B.example",
+            "--acme-staging",
+            "--acme-contact",
+            "mailto:ops@example.com",
+        ],
+    )
+    .unwrap();
+    let acme = &settings.acme;
+    assert!(acme.enabled());
+    assert_eq!(acme.domains, ["a.example", "b.example"]);
+    assert_eq!(acme.renew_before, 0.5);
+    assert_eq!(
+        acme.directory_url(),
+        "https://acme-staging-v02.api.letsencrypt.org/directory"
+    );
+    assert_eq!(acme.state_dir, std::path::Path::new("data/acme"));
+    let defaults = Settings::validate(FileConfig::default()).unwrap().acme;
+    assert!(!defaults.enabled());
+    assert!((defaults.renew_before - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(
+        defaults.directory_url(),
+        "https://acme-v02.api.letsencrypt.org/directory"
+    );
+}
+
+#[test]
+fn acme_staging_and_a_directory_are_refused_together() {
+    let error = load(
+        "",
+        &[
+            "--acme-staging",
+            "--acme-directory",
+            "https://ca.example/dir",
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "acme.staging: cannot be combined with acme.directory"
+    );
+    let error = load("", &["--acme-renew-before", "0"]).unwrap_err();
+    assert!(
+        error.to_string().starts_with("acme.renew_before: "),
+        "{error}"
+    );
+}

@@ -69,6 +69,15 @@ impl<T> HeadGuard<T> {
         }
     }
 
+    /// A guard that passes the stream through unchecked: for HTTP/2, whose frames h2 parses
+    /// and bounds itself.
+    pub fn unguarded(io: T) -> Self {
+        let mut guard = Self::new(io, Duration::MAX);
+        guard.position = Position::Unfollowed;
+        guard.timing = false;
+        guard
+    }
+
     fn refuse(&mut self, violation: Violation) {
         log::debug!("refused a request head: {violation:?}");
         self.refusal = Some(violation.answer());

@@ -1,42 +1,59 @@
-//! The public listener: each accepted connection is admitted (connection bounds), then read
-//! through the request-head guard by actix-http, whose requests go to the proxy. Built from the
-//! parts `HttpServer` uses, because `HttpServer` offers no place to refuse a connection before
-//! its requests are parsed, nor to answer a head its parser refuses.
+//! The public listeners: each accepted connection is admitted (connection bounds), then, on the
+//! TLS listener, handshaken (bounded in time), then read by actix-http (through the
+//! request-head guard for HTTP/1), whose requests go to the proxy. Built from the parts
+//! `HttpServer` uses, because `HttpServer` offers no place to refuse a connection before its
+//! requests are parsed, nor to answer a head its parser refuses.
 
 mod admission;
+mod guarded;
+mod handshake;
 mod head_check;
 mod head_guard;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_http::error::DispatchError;
 use actix_http::{HttpService, Protocol};
-use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, map_config};
+use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_config};
 use actix_web::dev::AppConfig;
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::{App, web};
 use bytes::Bytes;
-use futures_util::future::LocalBoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
 pub use head_guard::HeadGuard;
 
-use crate::configuration::Settings;
-use crate::proxy::{self, ProxyState};
+use crate::acme::ChallengeTokens;
+use crate::configuration::{ProxySettings, Settings};
+use crate::proxy::{self, ListenerScheme, ProxyState};
+use crate::tls::{self, HttpsPort};
+use guarded::Guarded;
+use handshake::{Plain, Tls};
 
 /// How long a refused connection is kept to deliver its answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
-/// Binds the public listener and starts its server (not yet polled).
+/// The bound sockets of the public listeners.
+pub struct PublicSockets {
+    pub plain: TcpListener,
+    /// The TLS listener and its rustls configuration.
+    pub tls: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+}
+
+/// Starts the public server on `sockets` (not yet polled). Both listeners share the
+/// connection bounds; the plain one answers ACME HTTP-01 challenges from `challenges`.
 pub fn public_server(
     settings: &Settings,
     state: web::Data<ProxyState>,
-) -> std::io::Result<(actix_server::Server, SocketAddr)> {
-    let listener = std::net::TcpListener::bind(settings.listen)?;
-    let address = listener.local_addr()?;
+    sockets: PublicSockets,
+    challenges: Option<ChallengeTokens>,
+) -> std::io::Result<actix_server::Server> {
     let proxy = settings.proxy.clone();
     let admission = Arc::new(Admission::new(
         proxy.max_connections,
@@ -49,35 +66,145 @@ pub fn public_server(
         .shutdown_timeout(proxy.shutdown_timeout.as_secs())
         .disable_signals();
     let shutdown = builder.graceful_shutdown_signal();
-    let server = builder
-        .listen("public", listener, move || {
-            let app = App::new()
-                .app_data(state.clone())
-                .app_data(web::Data::new(proxy::upstream_client(&proxy)))
-                .default_service(web::to(proxy::handle))
-                .into_factory()
-                .map_err(|error: actix_web::Error| error.as_response_error().error_response());
-            let shutdown = shutdown.clone();
-            let http = HttpService::build()
-                .keep_alive(proxy.keep_alive)
-                // The guard times every head; actix-http's own timer (first head only, empty
-                // 408) stays as a backstop behind it.
-                .client_request_timeout(proxy.client_request_timeout + Duration::from_secs(1))
-                .client_disconnect_timeout(Duration::from_secs(1))
-                .local_addr(address)
-                .graceful_shutdown_signal(move || {
-                    let shutdown = shutdown.clone();
-                    async move { shutdown.notified().await }
-                })
-                .finish(map_config(app, |_| AppConfig::default()));
-            Guarded {
-                http,
-                admission: admission.clone(),
-                head_timeout: proxy.client_request_timeout,
-            }
-        })?
-        .run();
-    Ok((server, address))
+    let plain_address = sockets.plain.local_addr()?;
+    let tls_address = match &sockets.tls {
+        Some((socket, _)) => Some(socket.local_addr()?),
+        None => None,
+    };
+    let redirect = settings
+        .tls
+        .redirect_http
+        .then_some(tls_address)
+        .flatten()
+        .map(|address| HttpsPort(address.port()));
+    let hsts = settings.tls.hsts.map(|seconds| {
+        HeaderValue::from_str(&format!("max-age={seconds}")).expect("digits are a header value")
+    });
+    let parts = ListenerParts {
+        state,
+        proxy: proxy.clone(),
+        shutdown,
+        redirect,
+        hsts,
+        challenges,
+        scheme: ListenerScheme::Http,
+        address: plain_address,
+    };
+    let plain = parts.clone();
+    let (admission_plain, head_timeout) = (admission.clone(), proxy.client_request_timeout);
+    let mut builder = builder.listen("public", sockets.plain, move || {
+        Guarded::new(
+            plain.http_service(),
+            admission_plain.clone(),
+            Plain,
+            head_timeout,
+        )
+    })?;
+    if let (Some((socket, config)), Some(address)) = (sockets.tls, tls_address) {
+        let secure = ListenerParts {
+            scheme: ListenerScheme::Https,
+            address,
+            ..parts
+        };
+        let handshake = Tls::new(config, proxy.client_request_timeout);
+        builder = builder.listen("public-tls", socket, move || {
+            Guarded::new(
+                secure.http_service(),
+                admission.clone(),
+                handshake.clone(),
+                head_timeout,
+            )
+        })?;
+    }
+    Ok(builder.run())
+}
+
+/// What one public listener's HTTP service is built from, once per worker thread.
+#[derive(Clone)]
+struct ListenerParts {
+    state: web::Data<ProxyState>,
+    proxy: ProxySettings,
+    shutdown: actix_server::GracefulShutdownSignal,
+    redirect: Option<HttpsPort>,
+    hsts: Option<HeaderValue>,
+    challenges: Option<ChallengeTokens>,
+    scheme: ListenerScheme,
+    address: SocketAddr,
+}
+
+impl ListenerParts {
+    /// The proxy app in actix-http for connections of type `T`. On the plain listener, ACME
+    /// challenges are answered here when ACME runs, and with `--redirect-http` everything
+    /// else is redirected; on the TLS listener HSTS is added when configured.
+    fn http_service<T>(
+        &self,
+    ) -> impl ServiceFactory<
+        (T, Protocol, Option<SocketAddr>),
+        Config = (),
+        Response = (),
+        Error = DispatchError,
+        InitError = (),
+    > + use<T>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
+        let hsts = self
+            .hsts
+            .clone()
+            .filter(|_| self.scheme == ListenerScheme::Https);
+        let mut app = App::new()
+            .app_data(self.state.clone())
+            .app_data(web::Data::new(proxy::upstream_client(&self.proxy)));
+        if let Some(tokens) = &self.challenges
+            && self.scheme == ListenerScheme::Http
+        {
+            app = app.configure(|config| tokens.configure(config));
+        }
+        app = match self
+            .redirect
+            .filter(|_| self.scheme == ListenerScheme::Http)
+        {
+            Some(port) => app
+                .app_data(web::Data::new(port))
+                .route(
+                    "/.well-known/acme-challenge/{token:.*}",
+                    web::to(proxy::handle),
+                )
+                .default_service(web::to(tls::to_https)),
+            None => app.default_service(web::to(proxy::handle)),
+        };
+        let app = app
+            .wrap(Condition::new(
+                hsts.is_some(),
+                DefaultHeaders::new().add((
+                    STRICT_TRANSPORT_SECURITY,
+                    hsts.clone().unwrap_or(HeaderValue::from_static("")),
+                )),
+            ))
+            .into_factory()
+            .map_err(|error: actix_web::Error| error.as_response_error().error_response());
+        let shutdown = self.shutdown.clone();
+        let builder = HttpService::build()
+            .keep_alive(self.proxy.keep_alive)
+            // The guard times every HTTP/1 head; actix-http's own timer (first head only,
+            // empty 408; the HTTP/2 preface) stays as a backstop behind it.
+            .client_request_timeout(self.proxy.client_request_timeout + Duration::from_secs(1))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(self.address)
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            });
+        // A connection without the mark is plain HTTP (`ListenerScheme::of`).
+        let scheme = self.scheme;
+        let builder = match scheme {
+            ListenerScheme::Https => builder.on_connect_ext(move |_, extensions| {
+                extensions.insert(scheme);
+            }),
+            ListenerScheme::Http => builder,
+        };
+        builder.finish(map_config(app, |_| AppConfig::default()))
+    }
 }
 
 /// A short JSON error answer written straight to a connection, for refusals made before or
@@ -114,82 +241,4 @@ async fn refuse(mut stream: TcpStream, answer: Bytes) {
         Ok::<_, std::io::Error>(())
     })
     .await;
-}
-
-/// The listener's service factory: admission and the head guard in front of actix-http.
-struct Guarded<F> {
-    http: F,
-    admission: Arc<Admission>,
-    head_timeout: Duration,
-}
-
-type Connection = (HeadGuard<TcpStream>, Protocol, Option<SocketAddr>);
-
-impl<F> ServiceFactory<TcpStream> for Guarded<F>
-where
-    F: ServiceFactory<Connection, Config = (), Response = ()>,
-    F::Service: 'static,
-    F::Future: 'static,
-    <F::Service as Service<Connection>>::Future: 'static,
-{
-    type Response = ();
-    type Error = F::Error;
-    type Config = ();
-    type Service = GuardedService<F::Service>;
-    type InitError = F::InitError;
-    type Future = LocalBoxFuture<'static, Result<Self::Service, F::InitError>>;
-
-    fn new_service(&self, config: ()) -> Self::Future {
-        let http = self.http.new_service(config);
-        let (admission, head_timeout) = (self.admission.clone(), self.head_timeout);
-        Box::pin(async move {
-            Ok(GuardedService {
-                http: http.await?,
-                admission,
-                head_timeout,
-            })
-        })
-    }
-}
-
-struct GuardedService<S> {
-    http: S,
-    admission: Arc<Admission>,
-    head_timeout: Duration,
-}
-
-impl<S> Service<TcpStream> for GuardedService<S>
-where
-    S: Service<Connection, Response = ()>,
-    S::Future: 'static,
-{
-    type Response = ();
-    type Error = S::Error;
-    type Future = LocalBoxFuture<'static, Result<(), S::Error>>;
-
-    actix_service::forward_ready!(http);
-
-    fn call(&self, stream: TcpStream) -> Self::Future {
-        let peer = stream.peer_addr().ok();
-        match self.admission.admit(peer.map(|address| address.ip())) {
-            Ok(permit) => {
-                // Responses leave in whole writes; Nagle would only delay them.
-                let _ = stream.set_nodelay(true);
-                let io = HeadGuard::new(stream, self.head_timeout);
-                let connection = self.http.call((io, Protocol::Http1, peer));
-                Box::pin(async move {
-                    let served = connection.await;
-                    drop(permit);
-                    served
-                })
-            }
-            Err(refusal) => {
-                log::debug!("refused a connection from {peer:?}: {refusal:?}");
-                Box::pin(async move {
-                    refuse(stream, refusal.answer()).await;
-                    Ok(())
-                })
-            }
-        }
-    }
 }

@@ -87,7 +87,7 @@ const CLAIMED_BY_PROXIES: [HeaderName; 2] = [
 ];
 
 /// The scheme a listener speaks, attached to each of its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListenerScheme {
     Http,
     Https,
@@ -104,6 +104,15 @@ impl ListenerScheme {
             Self::Https => b"https",
         }
     }
+}
+
+/// The host the client asked for: its `Host` header, or in HTTP/2 (which has none unless the
+/// client adds one) the `:authority` that actix-http put into the request URI.
+pub fn request_host(req: &HttpRequest) -> Option<&[u8]> {
+    req.headers()
+        .get(header::HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()))
 }
 
 /// Peers whose `X-Forwarded-*` headers are believed (`proxy.trusted_proxies`).
@@ -202,9 +211,12 @@ pub fn forward_request_headers(
     };
     let proto = passed_on(&X_FORWARDED_PROTO).unwrap_or_else(|| ListenerScheme::of(req).as_bytes());
     upstream.header(&X_FORWARDED_PROTO, &[proto]);
-    if let Some(host) = passed_on(&X_FORWARDED_HOST)
-        .or_else(|| req.headers().get(header::HOST).map(HeaderValue::as_bytes))
-    {
+    let host = request_host(req);
+    if let Some(authority) = host.filter(|_| !req.headers().contains_key(header::HOST)) {
+        // An HTTP/1.1 backend needs `Host`; an HTTP/2 client gave `:authority` instead.
+        upstream.header(&header::HOST, &[authority]);
+    }
+    if let Some(host) = passed_on(&X_FORWARDED_HOST).or(host) {
         upstream.header(&X_FORWARDED_HOST, &[host]);
     }
     upstream.header(&X_REQUEST_ID, &[request_id.as_bytes()]);

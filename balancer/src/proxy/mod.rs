@@ -29,7 +29,7 @@ mod upstream_select;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ProxyError;
-pub use headers::{ListenerScheme, RequestIds, TrustedProxies};
+pub use headers::{ListenerScheme, RequestIds, TrustedProxies, request_host};
 pub use private_paths::PrivatePaths;
 pub use state::{ProxyState, upstream_client};
 

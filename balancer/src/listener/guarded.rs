@@ -1,0 +1,120 @@
+//! The listeners' service factory: admission, then the connection's handshake (none on the
+//! plain listener, TLS on the other), in front of actix-http.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_http::Protocol;
+use actix_service::{Service, ServiceFactory};
+use futures_util::future::LocalBoxFuture;
+use tokio::net::TcpStream;
+
+use super::admission::Admission;
+use super::handshake::Handshake;
+use super::refuse;
+
+pub(super) struct Guarded<F, H> {
+    http: F,
+    admission: Arc<Admission>,
+    handshake: H,
+    head_timeout: Duration,
+}
+
+impl<F, H> Guarded<F, H> {
+    pub(super) fn new(
+        http: F,
+        admission: Arc<Admission>,
+        handshake: H,
+        head_timeout: Duration,
+    ) -> Self {
+        Self {
+            http,
+            admission,
+            handshake,
+            head_timeout,
+        }
+    }
+}
+
+type Connection<Io> = (Io, Protocol, Option<SocketAddr>);
+
+impl<F, H> ServiceFactory<TcpStream> for Guarded<F, H>
+where
+    H: Handshake,
+    F: ServiceFactory<Connection<H::Io>, Config = (), Response = ()>,
+    F::Service: 'static,
+    F::Future: 'static,
+    <F::Service as Service<Connection<H::Io>>>::Future: 'static,
+{
+    type Response = ();
+    type Error = F::Error;
+    type Config = ();
+    type Service = GuardedService<F::Service, H>;
+    type InitError = F::InitError;
+    type Future = LocalBoxFuture<'static, Result<Self::Service, F::InitError>>;
+
+    fn new_service(&self, config: ()) -> Self::Future {
+        let http = self.http.new_service(config);
+        let (admission, handshake) = (self.admission.clone(), self.handshake.clone());
+        let head_timeout = self.head_timeout;
+        Box::pin(async move {
+            Ok(GuardedService {
+                http: Rc::new(http.await?),
+                admission,
+                handshake,
+                head_timeout,
+            })
+        })
+    }
+}
+
+pub(super) struct GuardedService<S, H> {
+    http: Rc<S>,
+    admission: Arc<Admission>,
+    handshake: H,
+    head_timeout: Duration,
+}
+
+impl<S, H> Service<TcpStream> for GuardedService<S, H>
+where
+    H: Handshake,
+    S: Service<Connection<H::Io>, Response = ()> + 'static,
+    S::Future: 'static,
+{
+    type Response = ();
+    type Error = S::Error;
+    type Future = LocalBoxFuture<'static, Result<(), S::Error>>;
+
+    actix_service::forward_ready!(http);
+
+    fn call(&self, stream: TcpStream) -> Self::Future {
+        let peer = stream.peer_addr().ok();
+        match self.admission.admit(peer.map(|address| address.ip())) {
+            Ok(permit) => {
+                // Responses leave in whole writes; Nagle would only delay them.
+                let _ = stream.set_nodelay(true);
+                let handshake = self.handshake.accept(stream, self.head_timeout);
+                let http = self.http.clone();
+                Box::pin(async move {
+                    // The permit is held through the handshake: a silent client holds a slot
+                    // only until the handshake times out.
+                    let Some((io, protocol)) = handshake.await else {
+                        return Ok(());
+                    };
+                    let served = http.call((io, protocol, peer)).await;
+                    drop(permit);
+                    served
+                })
+            }
+            Err(refusal) => {
+                log::debug!("refused a connection from {peer:?}: {refusal:?}");
+                Box::pin(async move {
+                    refuse(stream, refusal.answer()).await;
+                    Ok(())
+                })
+            }
+        }
+    }
+}

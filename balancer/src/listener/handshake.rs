@@ -1,0 +1,93 @@
+//! What happens between admitting a connection and handing it to actix-http: nothing on the
+//! plain listener; on the TLS listener a handshake bounded by the client request timeout,
+//! whose ALPN result picks HTTP/2 or HTTP/1.1.
+
+use std::future::{Future, ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_http::Protocol;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::HeadGuard;
+
+pub(super) trait Handshake: Clone + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + 'static;
+
+    /// The connection ready for actix-http, or `None` when the handshake failed (logged).
+    fn accept(
+        &self,
+        stream: TcpStream,
+        head_timeout: Duration,
+    ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static;
+}
+
+/// The plain listener: HTTP/1 through the head guard.
+#[derive(Clone)]
+pub(super) struct Plain;
+
+impl Handshake for Plain {
+    type Io = HeadGuard<TcpStream>;
+
+    fn accept(
+        &self,
+        stream: TcpStream,
+        head_timeout: Duration,
+    ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static {
+        ready(Some((
+            HeadGuard::new(stream, head_timeout),
+            Protocol::Http1,
+        )))
+    }
+}
+
+/// The TLS listener.
+#[derive(Clone)]
+pub(super) struct Tls {
+    acceptor: TlsAcceptor,
+    timeout: Duration,
+}
+
+impl Tls {
+    pub(super) fn new(config: Arc<rustls::ServerConfig>, timeout: Duration) -> Self {
+        Self {
+            acceptor: TlsAcceptor::from(config),
+            timeout,
+        }
+    }
+}
+
+impl Handshake for Tls {
+    type Io = HeadGuard<TlsStream<TcpStream>>;
+
+    fn accept(
+        &self,
+        stream: TcpStream,
+        head_timeout: Duration,
+    ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static {
+        let handshake = self.acceptor.accept(stream);
+        let timeout = self.timeout;
+        async move {
+            let stream = match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    log::debug!("TLS handshake failed: {error}");
+                    return None;
+                }
+                Err(_) => {
+                    log::debug!("TLS handshake timed out");
+                    return None;
+                }
+            };
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                // h2 parses and bounds its own frames; actix-http times the preface.
+                Some((HeadGuard::unguarded(stream), Protocol::Http2))
+            } else {
+                Some((HeadGuard::new(stream, head_timeout), Protocol::Http1))
+            }
+        }
+    }
+}

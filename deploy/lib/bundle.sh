@@ -20,18 +20,13 @@ acme_ca_root_path() { printf '/etc/ssl/sentiment/acme-ca-root.pem\n'; }
 # says what the balancer serves; one per line.
 balancer_tls_args() {
 	[[ -n ${DOMAIN:-} ]] || return 0
-	printf '%s
-' --tls-listen 0.0.0.0:443 --acme-domain "$DOMAIN" --acme-contact "mailto:$ACME_EMAIL" 		--acme-state-dir "/var/lib/$(acme_state_directory)"
-	((ACME_STAGING)) && printf '%s
-' --acme-staging
-	[[ -n $ACME_DIRECTORY ]] && printf '%s
-' --acme-directory "$ACME_DIRECTORY"
-	[[ -n $ACME_CA_ROOT ]] && printf '%s
-' --acme-ca-root "$(acme_ca_root_path)"
-	printf '%s
-' --redirect-http
-	((HSTS_MAX_AGE > 0)) && printf '%s
-' --hsts "$HSTS_MAX_AGE"
+	printf '%s\n' --tls-listen 0.0.0.0:443 --acme-domain "$DOMAIN" --acme-contact "mailto:$ACME_EMAIL" \
+		--acme-state-dir "/var/lib/$(acme_state_directory)"
+	((ACME_STAGING)) && printf '%s\n' --acme-staging
+	[[ -n $ACME_DIRECTORY ]] && printf '%s\n' --acme-directory "$ACME_DIRECTORY"
+	[[ -n $ACME_CA_ROOT ]] && printf '%s\n' --acme-ca-root "$(acme_ca_root_path)"
+	printf '%s\n' --redirect-http
+	((HSTS_MAX_AGE > 0)) && printf '%s\n' --hsts "$HSTS_MAX_AGE"
 	return 0
 }
 

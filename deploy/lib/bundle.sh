@@ -8,19 +8,50 @@
 # Sourced after lib/common.sh, lib/hosts.sh and lib/secrets.sh.
 # shellcheck disable=SC2034 # variables are read by render through @@NAME@@
 
-# The balancer's own address as seen on its host (the gate and tests talk to it there).
-balancer_listen() {
+# Where the balancer's ACME state lives (systemd's StateDirectory=, under /var/lib).
+acme_state_directory() { printf 'sentiment-balancer\n'; }
+# Where a private ACME server's root is shipped (world-readable, like any CA
+# certificate: the balancer runs unprivileged and /etc/sentiment is root's).
+acme_ca_root_path() { printf '/etc/ssl/sentiment/acme-ca-root.pem\n'; }
+
+# The balancer's arguments beyond its environment file: with a DOMAIN, HTTPS on
+# :443 with a certificate over ACME, plain HTTP redirected to it (except the
+# HTTP-01 challenge path), and HSTS. Flags rather than environment, so the unit
+# says what the balancer serves; one per line.
+balancer_tls_args() {
+	[[ -n ${DOMAIN:-} ]] || return 0
+	printf '%s\n' --tls-listen 0.0.0.0:443 --acme-domain "$DOMAIN" --acme-contact "mailto:$ACME_EMAIL" \
+		--acme-state-dir "/var/lib/$(acme_state_directory)"
+	((ACME_STAGING)) && printf '%s\n' --acme-staging
+	[[ -n $ACME_DIRECTORY ]] && printf '%s\n' --acme-directory "$ACME_DIRECTORY"
+	[[ -n $ACME_CA_ROOT ]] && printf '%s\n' --acme-ca-root "$(acme_ca_root_path)"
+	printf '%s\n' --redirect-http
+	((HSTS_MAX_AGE > 0)) && printf '%s\n' --hsts "$HSTS_MAX_AGE"
+	return 0
+}
+
+# The balancer's plain listener: :80 on every interface, always (with a DOMAIN
+# it answers ACME's HTTP-01 challenges and redirects everything else).
+balancer_listen() { printf '0.0.0.0:80\n'; }
+
+# How the gates reach the balancer on its own host: its base URL, and curl's
+# extra arguments (one per line). With a DOMAIN that is HTTPS to the domain,
+# resolved to loopback; the certificate is verified there only when it comes
+# from Let's Encrypt's production directory (the droplet trusts it), since a
+# staging or private CA's certificate cannot be.
+balancer_local_url() {
 	if [[ -n ${DOMAIN:-} ]]; then
-		# nginx terminates TLS on :80/:443; the balancer needs no privilege at all.
-		printf '127.0.0.1:8080\n'
+		printf 'https://%s\n' "$DOMAIN"
 	else
-		printf '0.0.0.0:80\n'
+		printf 'http://127.0.0.1:80\n'
 	fi
 }
-balancer_local_url() {
-	local listen
-	listen="$(balancer_listen)"
-	printf 'http://127.0.0.1:%s\n' "${listen##*:}"
+balancer_curl_args() {
+	[[ -n ${DOMAIN:-} ]] || return 0
+	printf '%s\n' --resolve "$DOMAIN:443:127.0.0.1"
+	if ((ACME_STAGING)) || [[ -n $ACME_DIRECTORY ]]; then
+		printf '%s\n' --insecure
+	fi
 }
 
 is_replset_member() { replset_members | grep -xF "$1" >/dev/null; }
@@ -37,9 +68,12 @@ render_host_tree() {
 	install -m 0755 "$t/remote/sentiment-release" "$out/usr/local/sbin/sentiment-release"
 
 	if [[ $role == balancer ]]; then
-		local BALANCER_LISTEN BALANCER_CAPABILITIES=CAP_NET_BIND_SERVICE BALANCER_BACKENDS="" ADMIN_TOKEN
+		local BALANCER_LISTEN BALANCER_BACKENDS="" ADMIN_TOKEN BALANCER_ARGS="" BALANCER_STATE_DIRECTORY arg
 		BALANCER_LISTEN="$(balancer_listen)"
-		[[ -n ${DOMAIN:-} ]] && BALANCER_CAPABILITIES=""
+		BALANCER_STATE_DIRECTORY="$(acme_state_directory)"
+		while read -r arg; do
+			BALANCER_ARGS+=" $arg"
+		done < <(balancer_tls_args)
 		ADMIN_TOKEN="$(secret admin-token)"
 		local worker
 		for worker in $(worker_hosts); do
@@ -49,9 +83,8 @@ render_host_tree() {
 		render "$t/balancer.env" "$out/etc/sentiment/balancer.env" 0600
 		render "$t/sentiment-balancer.service" "$out/etc/systemd/system/sentiment-balancer.service"
 		render "$t/nftables-balancer.nft" "$out/etc/nftables.conf" 0755
-		if [[ -n ${DOMAIN:-} ]]; then
-			render "$t/nginx-acme.conf" "$out/etc/nginx/sites-available/$PROJECT-acme.conf"
-			render "$t/nginx-tls.conf" "$out/etc/nginx/sites-available/$PROJECT-tls.conf"
+		if [[ -n ${DOMAIN:-} && -n $ACME_CA_ROOT ]]; then
+			install -D -m 0644 "$ACME_CA_ROOT" "$out$(acme_ca_root_path)"
 		fi
 		if [[ $DEPLOY_STORE == mongodb ]]; then
 			local MONGODB_BACKUP_PASSWORD

@@ -107,7 +107,29 @@ load_config() {
 		[[ ${!count} =~ ^[1-9][0-9]*$ ]] || die "$count must be a positive whole number: ${!count}"
 	done
 	((RELEASES_KEPT >= 2)) || die "RELEASES_KEPT must be 2 or more: the current release and the one to roll back to"
+	check_tls_settings "$config"
 	SSH_PRIVATE_KEY_FILE="${SSH_PRIVATE_KEY_FILE:-${SSH_PUBLIC_KEY_FILE%.pub}}"
+}
+
+# DOMAIN and the ACME settings end up on the balancer's ExecStart line, where
+# systemd would expand `$` and `%`: only plain names, addresses and URLs pass.
+check_tls_settings() {
+	local config=$1
+	: "${DOMAIN:=}" "${ACME_EMAIL:=}" "${ACME_STAGING:=0}" "${ACME_DIRECTORY:=}" "${ACME_CA_ROOT:=}"
+	: "${HSTS_MAX_AGE:=0}" "${CERTIFICATE_TIMEOUT:=180}"
+	[[ $ACME_STAGING == [01] ]] || die "ACME_STAGING must be 0 or 1: $ACME_STAGING"
+	[[ $HSTS_MAX_AGE =~ ^[0-9]+$ ]] || die "HSTS_MAX_AGE must be a whole number of seconds (0: no header): $HSTS_MAX_AGE"
+	[[ $CERTIFICATE_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "CERTIFICATE_TIMEOUT must be a positive whole number: $CERTIFICATE_TIMEOUT"
+	[[ -n $DOMAIN ]] || return 0
+	[[ $DOMAIN =~ ^([a-z0-9]([a-z0-9-]*[a-z0-9])?[.])+[a-z][a-z0-9-]*[a-z0-9]$ && ${#DOMAIN} -le 253 ]] ||
+		die "DOMAIN must be a lowercase host name such as app.example.org (no scheme, port or path): $DOMAIN"
+	[[ -z $ACME_EMAIL || $ACME_EMAIL =~ ^[A-Za-z0-9._+-]+@([A-Za-z0-9-]+[.])+[A-Za-z0-9-]+$ ]] ||
+		die "ACME_EMAIL is not a plain e-mail address: $ACME_EMAIL"
+	[[ -z $ACME_DIRECTORY || $ACME_DIRECTORY =~ ^https://[A-Za-z0-9._:/-]+$ ]] ||
+		die "ACME_DIRECTORY must be an https:// URL (letters, digits, . _ : / -): $ACME_DIRECTORY"
+	[[ -z $ACME_CA_ROOT || -f $ACME_CA_ROOT ]] || die "ACME_CA_ROOT in $config names no file: $ACME_CA_ROOT"
+	((ACME_STAGING)) && [[ -n $ACME_DIRECTORY ]] && die "ACME_STAGING=1 and ACME_DIRECTORY both choose the ACME server: set one"
+	return 0
 }
 
 # ADMIN_CIDR opens SSH in the cloud firewall; a wide range is almost always a

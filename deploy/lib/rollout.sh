@@ -105,18 +105,24 @@ out_of_rotation() {
 }
 
 # --- gates ----------------------------------------------------------------------------
+# curl's extra arguments for the host being gated (the balancer's HTTPS, see
+# balancer_curl_args), and how long it may take to answer.
+GATE_CURL=()
+GATE_TIMEOUT=0
+
 # Bounded wait for /readyz at URL, asked from the balancer host (nothing else
 # reaches a worker's port).
 wait_readyz() {
 	local url=$1 deadline answer
-	deadline=$((SECONDS + READY_TIMEOUT))
+	deadline=$((SECONDS + GATE_TIMEOUT))
 	while :; do
-		if answer="$(host_exec "$(balancer_host)" curl -sS -m 3 -o /dev/null -w '%{http_code}' "$url" 2>&1)" &&
+		if answer="$(host_exec "$(balancer_host)" curl -sS -m 3 "${GATE_CURL[@]}" -o /dev/null -w '%{http_code}' "$url" 2>&1)" &&
 			[[ $answer == 200 ]]; then
 			return 0
 		fi
 		if ((SECONDS >= deadline)); then
-			GATE_REASON="not ready after ${READY_TIMEOUT} s (last answer from $url: ${answer:-none})"
+			GATE_REASON="not ready after ${GATE_TIMEOUT} s (last answer from $url: ${answer:-none})"
+			[[ $url == https://* ]] && GATE_REASON+="; no certificate yet? the balancer logs its ACME orders: journalctl -u sentiment-balancer"
 			return 1
 		fi
 		sleep 1
@@ -127,7 +133,7 @@ wait_readyz() {
 gate_requests() {
 	local base=$1 what=$2 body answer id
 	body="$(jq -cn --arg t "Deployment check: $what" '{text: $t}')"
-	answer="$(host_exec "$(balancer_host)" curl -sS --fail-with-body -m 10 -H 'Content-Type: application/json' \
+	answer="$(host_exec "$(balancer_host)" curl -sS --fail-with-body -m 10 "${GATE_CURL[@]}" -H 'Content-Type: application/json' \
 		-d "$body" "$base/analyze" 2>&1)" || {
 		GATE_REASON="POST /analyze failed: $answer"
 		return 1
@@ -137,7 +143,7 @@ gate_requests() {
 		GATE_REASON="POST /analyze answered without an id: $answer"
 		return 1
 	}
-	host_exec "$(balancer_host)" curl -fsS -m 10 -H 'Cache-Control: no-cache' "$base/history?limit=500" |
+	host_exec "$(balancer_host)" curl -fsS -m 10 "${GATE_CURL[@]}" -H 'Cache-Control: no-cache' "$base/history?limit=500" |
 		jq -e --arg id "$id" 'map(.id) | index($id) != null' >/dev/null || {
 		GATE_REASON="GET /history does not show analysis $id, just written"
 		return 1
@@ -149,15 +155,21 @@ gate() {
 	local name=$1 release=$2 base what ready
 	# The balancer keeps backends' /readyz private (proxy.private_paths): through it, a
 	# worker's /healthz shows the balancer is up and forwarding.
+	# With a DOMAIN the balancer gate goes over HTTPS (plain HTTP only redirects), and
+	# on a first start that waits for the certificate.
 	if [[ $(role_of "$name") == balancer ]]; then
 		base="$(balancer_local_url)" what="release $release on $name (through the balancer)" ready=/healthz
+		mapfile -t GATE_CURL < <(balancer_curl_args)
+		GATE_TIMEOUT=$READY_TIMEOUT
+		[[ -n ${DOMAIN:-} ]] && ((CERTIFICATE_TIMEOUT > GATE_TIMEOUT)) && GATE_TIMEOUT=$CERTIFICATE_TIMEOUT
 	else
 		base="$(backend_url "$name")" what="release $release on $name" ready=/readyz
+		GATE_CURL=() GATE_TIMEOUT=$READY_TIMEOUT
 	fi
 	if ((DRY_RUN)); then
-		host_exec "$(balancer_host)" curl -sS -m 3 -o /dev/null -w '%{http_code}' "$base$ready"
-		host_exec "$(balancer_host)" curl -sS --fail-with-body -m 10 -H 'Content-Type: application/json' -d '<check>' "$base/analyze"
-		host_exec "$(balancer_host)" curl -fsS -m 10 -H 'Cache-Control: no-cache' "$base/history?limit=500"
+		host_exec "$(balancer_host)" curl -sS -m 3 "${GATE_CURL[@]}" -o /dev/null -w '%{http_code}' "$base$ready"
+		host_exec "$(balancer_host)" curl -sS --fail-with-body -m 10 "${GATE_CURL[@]}" -H 'Content-Type: application/json' -d '<check>' "$base/analyze"
+		host_exec "$(balancer_host)" curl -fsS -m 10 "${GATE_CURL[@]}" -H 'Cache-Control: no-cache' "$base/history?limit=500"
 		return 0
 	fi
 	if ! wait_readyz "$base$ready" || ! gate_requests "$base" "$what"; then

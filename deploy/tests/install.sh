@@ -112,18 +112,93 @@ expect "WORKERS=3: worker-3 uses the three-member replica set" \
 shown sentiment-balancer /etc/sentiment/balancer.env
 expect "WORKERS=3: the balancer lists three workers" has_line "$work/shown" "BALANCER_BACKENDS=http://10.10.10.3:8080,http://10.10.10.4:8080,http://10.10.10.5:8080"
 
-DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org "$deploy/install" --dry-run --bin-dir "$work/bins" >"$install_out" 2>&1
+echo "# install --dry-run: TLS in the balancer itself (DOMAIN)"
+# No DOMAIN (the run at the top): plain HTTP on :80, the unit already fit for TLS.
+"$deploy/install" --dry-run --bin-dir "$work/bins" >"$install_out" 2>&1
 shown sentiment-balancer /etc/systemd/system/sentiment-balancer.service
-expect "with a domain the balancer keeps no capability (nginx owns :80/:443)" has_line "$work/shown" "CapabilityBoundingSet="
+expect "no domain: the balancer runs with no TLS flag" has_line "$work/shown" "ExecStart=/opt/sentiment/current/bin/balancer"
+expect "no domain: the ACME state directory exists anyway (0700), so adding DOMAIN changes one line" \
+	bash -c "grep -qx 'StateDirectory=sentiment-balancer' '$work/shown' && grep -qx 'StateDirectoryMode=0700' '$work/shown'"
+cp "$work/shown" "$work/unit-without-domain"
 shown sentiment-balancer /etc/sentiment/balancer.env
-expect "with a domain the balancer listens on loopback" has_line "$work/shown" "BALANCER_LISTEN=127.0.0.1:8080"
-expect "with a domain the balancer's gate goes to its loopback listener" has "$install_out" "http://127.0.0.1:8080/analyze"
-expect "with a domain certbot obtains the certificate" has "$install_out" "certbot certonly --webroot -w /var/www/acme -d sentiment.example.org"
-shown sentiment-balancer /etc/nginx/sites-available/sentiment-tls.conf
-expect "with a domain nginx serves TLS with the Let's Encrypt certificate" \
-	has "$work/shown" "ssl_certificate /etc/letsencrypt/live/sentiment.example.org/fullchain.pem;"
-DOMAIN=sentiment.example.org "$deploy/install" --dry-run >"$work/noemail.out" 2>&1
-expect "a domain without ACME_EMAIL is refused" has "$work/noemail.out" "set ACME_EMAIL"
+cp "$work/shown" "$work/env-without-domain"
+expect "no domain: the gate talks plain HTTP to :80" has "$install_out" "http://127.0.0.1:80/analyze"
+expect "no domain: no DNS check, no certificate" bash -c "! grep -q 'must resolve to' '$install_out' && ! grep -q 'certs' '$install_out'"
+
+DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org "$deploy/install" --dry-run --bin-dir "$work/bins" >"$install_out" 2>&1
+status=$?
+expect "with a domain: install --dry-run exits 0" test "$status" -eq 0
+shown sentiment-balancer /etc/systemd/system/sentiment-balancer.service
+expect "with a domain: HTTPS on :443, its certificate over ACME from Let's Encrypt, HTTP redirected, HSTS a year" has_line "$work/shown" \
+	"ExecStart=/opt/sentiment/current/bin/balancer --tls-listen 0.0.0.0:443 --acme-domain sentiment.example.org --acme-contact mailto:ops@example.org --acme-state-dir /var/lib/sentiment-balancer --redirect-http --hsts 31536000"
+expect "with a domain: the unit keeps CAP_NET_BIND_SERVICE, bounding and ambient (ports 80 and 443)" bash -c "
+	grep -qx 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' '$work/shown' && grep -qx 'AmbientCapabilities=CAP_NET_BIND_SERVICE' '$work/shown'"
+expect "with a domain: ProtectSystem=strict, the ACME state in its StateDirectory" bash -c "
+	grep -qx 'ProtectSystem=strict' '$work/shown' && grep -qx 'StateDirectory=sentiment-balancer' '$work/shown'"
+unit_diff="$(diff "$work/unit-without-domain" "$work/shown" | grep -c '^[<>]')"
+expect "with a domain: the unit differs from the plain one in ExecStart only" test "$unit_diff" -eq 2
+shown sentiment-balancer /etc/sentiment/balancer.env
+expect "with a domain: the balancer itself listens on :80 (HTTP-01, redirect)" has_line "$work/shown" "BALANCER_LISTEN=0.0.0.0:80"
+expect "with a domain: balancer.env is the same as without (only the unit changes)" cmp -s "$work/env-without-domain" "$work/shown"
+expect "with a domain: install checks first that the name resolves to the balancer" \
+	has "$install_out" "sentiment.example.org must resolve to 203.0.113.10 (the balancer)"
+expect "with a domain: the balancer's gate goes over HTTPS to the domain on loopback, verified (Let's Encrypt)" bash -c "
+	grep -- '--resolve sentiment.example.org:443:127.0.0.1 ' '$install_out' | grep -q 'https://sentiment.example.org/analyze' &&
+	! grep -q -- --insecure '$install_out'"
+expect "with a domain: install reports the certificate served" bash -c "grep -F '%{certs}' '$install_out' | grep -q 'https://sentiment.example.org/healthz'"
+expect "with a domain: the workers' gates stay plain HTTP on the VPC" has "$install_out" "http://10.10.10.3:8080/analyze"
+expect "no nginx, no certbot anywhere in install" bash -c "! grep -qiE 'nginx|certbot|letsencrypt/live' '$install_out'"
+expect "no nginx or certbot template left in deploy/templates" bash -c "! grep -rqiE 'nginx|certbot' '$deploy/templates' --exclude=setup-host.sh"
+
+DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org ACME_STAGING=1 HSTS_MAX_AGE=0 \
+	"$deploy/install" --dry-run --bin-dir "$work/bins" >"$install_out" 2>&1
+shown sentiment-balancer /etc/systemd/system/sentiment-balancer.service
+expect "ACME_STAGING=1: Let's Encrypt's staging directory; HSTS_MAX_AGE=0: no HSTS" has_line "$work/shown" \
+	"ExecStart=/opt/sentiment/current/bin/balancer --tls-listen 0.0.0.0:443 --acme-domain sentiment.example.org --acme-contact mailto:ops@example.org --acme-state-dir /var/lib/sentiment-balancer --acme-staging --redirect-http"
+expect "ACME_STAGING=1: the gate cannot verify a staging certificate (--insecure, loopback only)" \
+	has "$install_out" "--resolve sentiment.example.org:443:127.0.0.1 --insecure"
+
+printf -- '-----BEGIN CERTIFICATE-----\ntest root\n-----END CERTIFICATE-----\n' >"$work/test-root.pem"
+DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org ACME_DIRECTORY=https://10.0.0.1:14000/dir ACME_CA_ROOT="$work/test-root.pem" \
+	"$deploy/install" --dry-run --bin-dir "$work/bins" >"$install_out" 2>&1
+shown sentiment-balancer /etc/systemd/system/sentiment-balancer.service
+expect "ACME_DIRECTORY + ACME_CA_ROOT: another ACME server, its root trusted from the shipped file" has_line "$work/shown" \
+	"ExecStart=/opt/sentiment/current/bin/balancer --tls-listen 0.0.0.0:443 --acme-domain sentiment.example.org --acme-contact mailto:ops@example.org --acme-state-dir /var/lib/sentiment-balancer --acme-directory https://10.0.0.1:14000/dir --acme-ca-root /etc/ssl/sentiment/acme-ca-root.pem --redirect-http --hsts 31536000"
+shown sentiment-balancer /etc/ssl/sentiment/acme-ca-root.pem
+expect "ACME_CA_ROOT: shipped world-readable (the balancer runs unprivileged), unchanged" bash -c "
+	grep -q '(mode 644)' '$work/shown' && sed '1d;\$d' '$work/shown' | cmp -s - '$work/test-root.pem'"
+
+refused() {
+	env "${@:2}" "$deploy/install" --dry-run --bin-dir "$work/bins" >"$work/refused.out" 2>&1 && return 1
+	has "$work/refused.out" "$1"
+}
+expect "a domain without ACME_EMAIL is refused" refused "set ACME_EMAIL" DOMAIN=sentiment.example.org
+expect "a DOMAIN with a scheme is refused" refused "DOMAIN must be a lowercase host name" DOMAIN=https://sentiment.example.org ACME_EMAIL=ops@example.org
+expect "an ACME_EMAIL systemd would expand is refused" refused "ACME_EMAIL is not a plain e-mail address" DOMAIN=sentiment.example.org "ACME_EMAIL=o\$ps@example.org"
+expect "an ACME_CA_ROOT that is no file is refused" refused "ACME_CA_ROOT in" DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org ACME_CA_ROOT="$work/none.pem"
+expect "ACME_STAGING with ACME_DIRECTORY is refused" refused "set one" DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org ACME_STAGING=1 ACME_DIRECTORY=https://10.0.0.1/dir
+
+# The DNS check of a real install (before anything is uploaded): getent answers as DNS would.
+mkdir -p "$work/dns-bin"
+# shellcheck disable=SC2016 # the stub's own expansions
+printf '#!/bin/sh\n[ "$1" = ahostsv4 ] && [ "$2" = sentiment.example.org ] && [ -n "$FAKE_A" ] && echo "$FAKE_A STREAM sentiment.example.org" && exit 0\nexit 2\n' >"$work/dns-bin/getent"
+chmod 0755 "$work/dns-bin/getent"
+dns_install() {
+	: >"$FAKE_SSH_LOG"
+	PATH="$work/dns-bin:$PATH" FAKE_A=$1 DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org \
+		DEPLOY_SECRETS_DIR="$work/dns-secrets" DEPLOY_INVENTORY="$work/inventory.kept" FAKE_SSH_STATUS=255 \
+		"$deploy/install" --bin-dir "$work/bins" >"$work/dns.out" 2>&1
+}
+dns_install 198.51.100.99
+expect "DOMAIN resolving elsewhere: install stops before touching any host, saying where to point it" bash -c "
+	grep -q 'sentiment.example.org resolves to 198.51.100.99, not to the balancer.s 203.0.113.11' '$work/dns.out' && ! grep -q 'sudo' '$FAKE_SSH_LOG'"
+dns_install ""
+expect "DOMAIN not resolving: install says to create the A record and how to check it" bash -c "
+	grep -q 'does not resolve (yet): create an A record for it pointing at 203.0.113.11' '$work/dns.out' &&
+	grep -q 'dig +short A sentiment.example.org' '$work/dns.out' && ! grep -q 'sudo' '$FAKE_SSH_LOG'"
+dns_install 203.0.113.11
+expect "DOMAIN resolving to the balancer: install goes on to the hosts" bash -c "
+	grep -q 'sentiment.example.org resolves to 203.0.113.11 (the balancer)' '$work/dns.out' && grep -q '^scp ' '$FAKE_SSH_LOG'"
 
 # A real (not dry) install whose hosts fail after the secrets were rendered.
 : >"$FAKE_SSH_LOG"

@@ -26,6 +26,8 @@ stub mongod ":"
 stub getent "[[ \$2 == sentiment || \$2 == mongodb ]] && echo \"\$2:x:999:999::/nonexistent:/usr/sbin/nologin\""
 stub chown ":"
 stub apt-get ":"
+# dpkg-query: the packages listed in STUB_INSTALLED are installed (never this machine's own).
+stub dpkg-query "for p in \${STUB_INSTALLED:-}; do [[ \${@: -1} == \$p ]] && { printf 'install ok installed'; exit 0; }; done; exit 1"
 stub mongodump "cat >$state/mongodump-stdin; [[ -n \${STUB_MONGODUMP_FAIL:-} ]] && exit 1
 	for arg; do [[ \$arg == --archive=* ]] && { echo dump | gzip >\"\${arg#--archive=}\"; exit 0; }; done
 	echo dump | gzip"
@@ -39,7 +41,7 @@ bundle() (
 	local host=$1 dir=$2
 	shift 2
 	# shellcheck disable=SC2163 # VAR=VALUE words, exported as such
-	export "$@"
+	(($#)) && export "$@"
 	# shellcheck source=../lib/common.sh
 	source "$deploy/lib/common.sh"
 	# shellcheck source=../lib/doctl.sh
@@ -104,8 +106,34 @@ expect "setup-host: ... without restarting the balancer" has_line "$work/setup.o
 setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3
 expect "setup-host: a new list of workers alone needs no balancer restart (applied live)" bash -c "
 	grep -q 'updated /etc/sentiment/balancer.env' '$work/setup.err' && grep -qx 'restart-needed=no' '$work/setup.out'"
-setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3 DOMAIN=sentiment.example.org
-expect "setup-host: any other balancer.env change needs a restart" has_line "$work/setup.out" "restart-needed=yes"
+echo 'RUST_LOG=debug' >>"$root/etc/sentiment/balancer.env"
+setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3
+expect "setup-host: any other balancer.env change needs a restart" bash -c "
+	grep -q 'updated /etc/sentiment/balancer.env' '$work/setup.err' && grep -qx 'restart-needed=yes' '$work/setup.out'"
+
+# DOMAIN set on a later install: the balancer's unit alone changes (its
+# ExecStart gains the TLS flags), systemd reloads it and the balancer restarts
+# once (install rolls it); nothing else moves.
+setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3 DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org
+expect "setup-host: DOMAIN added later changes the balancer's unit and nothing else" bash -c "
+	[[ $setup_status == 0 && \$(grep -c 'updated /' '$work/setup.err') == 1 ]] &&
+	grep -q 'updated /etc/systemd/system/sentiment-balancer.service' '$work/setup.err' &&
+	grep -q -- '--acme-domain sentiment.example.org' '$root/etc/systemd/system/sentiment-balancer.service'"
+expect "setup-host: ... systemd reloads the unit, the balancer needs its one restart" bash -c "
+	grep -qx 'systemctl daemon-reload' '$calls' && grep -qx 'restart-needed=yes' '$work/setup.out'"
+expect "setup-host: ... mongod and the host firewall untouched (80 and 443 were open already)" bash -c "
+	! grep -qE 'systemctl (start|restart) mongod|^nft -f' '$calls' && grep -q 'tcp dport { 80, 443 } accept' '$root/etc/nftables.conf'"
+expect "setup-host: ... no package installed for TLS (no nginx, no certbot)" bash -c "! grep -q '^apt-get' '$calls'"
+setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3 DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org
+expect "setup-host: the same DOMAIN again changes nothing, no restart" bash -c "
+	grep -q 'every file already as configured' '$work/setup.err' && grep -qx 'restart-needed=no' '$work/setup.out'"
+
+# A balancer droplet from before TLS moved into the balancer: nginx and certbot go.
+setup sentiment-balancer "$root" MONGODB_CACHE_GB=0.5 WORKERS=3 DOMAIN=sentiment.example.org ACME_EMAIL=ops@example.org \
+	STUB_INSTALLED="nginx nginx-common certbot"
+expect "setup-host: an earlier deployment's nginx and certbot are stopped and purged (they held :80/:443)" bash -c "
+	grep -qx 'systemctl disable --now nginx.service certbot.timer' '$calls' &&
+	grep -qx 'apt-get purge -y -q nginx nginx-common certbot' '$calls' && grep -q 'removing nginx nginx-common certbot' '$work/setup.err'"
 
 setup sentiment-worker-1 "$work/worker" STUB_CLOUD_INIT=2
 expect "setup-host: cloud-init exit 2 is a warning: it goes on (exit 0)" test "$setup_status" -eq 0

@@ -139,13 +139,19 @@ if ((!rehearsal)) && [[ -f $bundle/root/etc/mongod.conf ]]; then
 	fi
 fi
 
-# --- TLS through nginx (balancer with a DOMAIN) ---------------------------------
-if ((!rehearsal)) && [[ $role == balancer && -d $bundle/root/etc/nginx ]]; then
-	if ! command -v nginx >/dev/null || ! command -v certbot >/dev/null; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx certbot >&2
+# --- nginx and certbot of earlier deployments (the balancer now serves TLS) ------
+# They held :80 and :443, which the balancer binds itself now: stop them
+# before it restarts, and remove them.
+if ((!rehearsal)) && [[ $role == balancer ]]; then
+	leftovers=()
+	for package in nginx nginx-common nginx-core certbot python3-certbot; do
+		dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' && leftovers+=("$package")
+	done
+	if ((${#leftovers[@]})); then
+		say "removing ${leftovers[*]} (an earlier deployment's TLS; the balancer serves :80 and :443 itself now)"
+		systemctl disable --now nginx.service certbot.timer >/dev/null 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${leftovers[@]}" >&2
 	fi
-	install -d -m 0755 "$root/var/www/acme"
-	rm -f "$root/etc/nginx/sites-enabled/default"
 fi
 
 # --- the role's units -----------------------------------------------------------

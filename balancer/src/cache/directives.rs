@@ -120,12 +120,13 @@ fn parse(headers: &HeaderMap, field: &HeaderName, strict: bool) -> Option<Direct
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! RFC 9111 section 5.2.2 and RFC 9213 section 2.
     use super::*;
     use actix_web::http::header::HeaderValue;
 
-    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    /// A header map of static name/value pairs, repeated names appended (also for policy's tests).
+    pub(in crate::cache) fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             map.append(

@@ -137,22 +137,11 @@ impl CachePolicy {
 mod tests {
     //! RFC 9111 section 3 (storing) and 4.2.1-4.2.2 (freshness sources).
     use super::*;
+    use crate::cache::directives::tests::map as headers;
     use crate::configuration::{FileConfig, Settings};
-    use actix_web::http::header::HeaderValue;
 
     fn policy() -> CachePolicy {
         CachePolicy::new(&Settings::validate(FileConfig::default()).unwrap().cache)
-    }
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
     }
 
     fn ttl_for(status: u16, path: &str, pairs: &[(&'static str, &'static str)]) -> Option<u64> {

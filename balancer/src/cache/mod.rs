@@ -6,6 +6,7 @@ mod date;
 mod directives;
 mod entry;
 mod freshness;
+mod invalidation_log;
 mod key;
 mod policy;
 mod purge;
@@ -25,6 +26,7 @@ use actix_web::http::header::HeaderName;
 pub use coalesce::{Coalescer, Leader, NoOutcome, Outcome, Role, follow};
 pub use entry::{CachedResponse, Freshness, head_body};
 pub use freshness::Expiry;
+use invalidation_log::InvalidationLog;
 pub use key::CacheKey;
 pub use policy::CachePolicy;
 use purge::PurgeRules;
@@ -54,12 +56,6 @@ const UNCACHEABLE_TTL: Duration = Duration::from_secs(5);
 /// Bound on remembered uncacheable keys.
 const UNCACHEABLE_CAPACITY: u64 = 100_000;
 
-/// How long an invalidated URI refuses results of fetches that started before it: longer than
-/// any fetch lasts (the upstream timeout bounds the head, the entry size bound the body).
-const INVALIDATED_TTL: Duration = Duration::from_secs(120);
-/// Bound on remembered invalidations.
-const INVALIDATED_CAPACITY: u64 = 100_000;
-
 /// `X-Cache` outcomes, counted for metrics.
 #[derive(Debug, Default)]
 pub struct CacheStats {
@@ -84,31 +80,33 @@ impl CacheStats {
     }
 }
 
+/// A stored response and the epoch its fetch started in, which later purges compare against.
+#[derive(Clone)]
+struct Stored {
+    response: Arc<CachedResponse>,
+    fetched_at: u64,
+}
+
 struct RetentionExpiry;
 
-impl moka::Expiry<CacheKey, Arc<CachedResponse>> for RetentionExpiry {
-    fn expire_after_create(
-        &self,
-        _: &CacheKey,
-        value: &Arc<CachedResponse>,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(value.retention())
+impl moka::Expiry<CacheKey, Stored> for RetentionExpiry {
+    fn expire_after_create(&self, _: &CacheKey, value: &Stored, _: Instant) -> Option<Duration> {
+        Some(value.response.retention())
     }
 
     fn expire_after_update(
         &self,
         _: &CacheKey,
-        value: &Arc<CachedResponse>,
+        value: &Stored,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        Some(value.retention())
+        Some(value.response.retention())
     }
 }
 
 pub struct HttpCache {
-    store: moka::sync::Cache<CacheKey, Arc<CachedResponse>>,
+    store: moka::sync::Cache<CacheKey, Stored>,
     /// Keys recently answered with an uncacheable response.
     uncacheable: moka::sync::Cache<CacheKey, ()>,
     /// `Vary` header names learnt per primary key; only consulted once any response varied.
@@ -119,12 +117,11 @@ pub struct HttpCache {
     purge_rules: PurgeRules,
     /// Bumped by every purge and invalidation: a fetch remembers it when it starts.
     epoch: AtomicU64,
-    /// The epoch of the last prefix (or full) purge: no fetch started before it may store.
+    /// The epoch of the last admin purge: no fetch started before it may store.
     purged_at: AtomicU64,
-    /// The epoch at which each URI (host, path and query) was last invalidated by an unsafe
-    /// request: no fetch of it started before then may store. Kept long enough to outlive any
-    /// fetch in flight.
-    invalidated: moka::sync::Cache<Box<str>, u64>,
+    /// When each URI (host, path and query) was last invalidated by an unsafe request: no
+    /// fetch of it started before then may store.
+    invalidated: InvalidationLog,
     stale: Duration,
     lock_timeout: Duration,
     max_entry_bytes: usize,
@@ -139,8 +136,8 @@ impl HttpCache {
         }
         let store = moka::sync::Cache::builder()
             .max_capacity(settings.max_bytes)
-            .weigher(|key: &CacheKey, value: &Arc<CachedResponse>| {
-                u32::try_from(key.weight() + value.weight()).unwrap_or(u32::MAX)
+            .weigher(|key: &CacheKey, value: &Stored| {
+                u32::try_from(key.weight() + value.response.weight()).unwrap_or(u32::MAX)
             })
             .expire_after(RetentionExpiry)
             .support_invalidation_closures()
@@ -159,10 +156,7 @@ impl HttpCache {
             purge_rules: PurgeRules::new(settings.purge.clone()),
             epoch: AtomicU64::new(0),
             purged_at: AtomicU64::new(0),
-            invalidated: moka::sync::Cache::builder()
-                .max_capacity(INVALIDATED_CAPACITY)
-                .time_to_live(INVALIDATED_TTL)
-                .build(),
+            invalidated: InvalidationLog::default(),
             stale: settings.stale,
             lock_timeout: settings.lock_timeout,
             max_entry_bytes: settings.max_entry_bytes as usize,
@@ -205,9 +199,13 @@ impl HttpCache {
         match self.store.get(&key) {
             None if self.uncacheable.contains_key(&key) => Lookup::Uncacheable,
             None => Lookup::Miss(key),
-            Some(entry) => match entry.freshness() {
-                Freshness::Fresh => Lookup::Fresh(entry),
-                Freshness::Stale => Lookup::Stale(key, entry),
+            Some(stored) if self.purge_rules.last_purge_of(key.path()) > stored.fetched_at => {
+                self.store.invalidate(&key);
+                Lookup::Miss(key)
+            }
+            Some(Stored { response, .. }) => match response.freshness() {
+                Freshness::Fresh => Lookup::Fresh(response),
+                Freshness::Stale => Lookup::Stale(key, response),
             },
         }
     }
@@ -228,10 +226,11 @@ impl HttpCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Whether a purge, or an invalidation of `key`'s URI, happened since `epoch`.
+    /// Whether a purge covering `key`, or an invalidation of its URI, happened since `epoch`.
     fn outdated(&self, key: &CacheKey, epoch: u64) -> bool {
         self.purged_at.load(Ordering::Acquire) > epoch
-            || self.invalidated.get(key.uri()).is_some_and(|at| at > epoch)
+            || self.purge_rules.last_purge_of(key.path()) > epoch
+            || self.invalidated.invalidated_since(key.uri(), epoch)
     }
 
     /// Stores `entry` fetched for `req` unless a purge happened since `epoch`; returns whether it
@@ -258,7 +257,11 @@ impl HttpCache {
         if self.outdated(&key, epoch) {
             return false;
         }
-        self.store.insert(key.clone(), entry);
+        let stored = Stored {
+            response: entry,
+            fetched_at: epoch,
+        };
+        self.store.insert(key.clone(), stored);
         // A purge that raced with the insert must still win.
         if self.outdated(&key, epoch) {
             self.store.invalidate(&key);
@@ -274,11 +277,11 @@ impl HttpCache {
         self.uncacheable.insert(key, ());
     }
 
-    /// Applies the purge rules after a successful unsafe request.
+    /// Applies the purge rules after a successful unsafe request: what they cover is gone for
+    /// lookups from now on, and fetches already under way do not store.
     pub fn purge_after_write(&self, method: &Method, path: &str) {
-        for prefix in self.purge_rules.prefixes_for(method, path) {
-            self.purge_prefix(prefix);
-        }
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.purge_rules.record_write(method, path, at);
     }
 
     /// Invalidates every stored response (GET and HEAD, every variant) for these paths on
@@ -287,8 +290,7 @@ impl HttpCache {
         let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         for path in paths {
             // Recorded first: a racing store either sees it or is removed below.
-            let uri = CacheKey::for_uri(false, ListenerScheme::Http, host, path);
-            self.invalidated.insert(uri.uri().into(), at);
+            self.invalidated.record(&format!("{host}{path}"), at);
             // Both schemes: the resource behind them is one, whichever listener changed it.
             let keys = [ListenerScheme::Http, ListenerScheme::Https]
                 .into_iter()
@@ -296,12 +298,13 @@ impl HttpCache {
             for (head, scheme) in keys {
                 let primary = CacheKey::for_uri(head, scheme, host, path);
                 self.store.invalidate(&primary);
-                let varied = self
-                    .vary_index
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&primary)
-                    .is_some();
+                let varied = self.any_vary.load(Ordering::Relaxed)
+                    && self
+                        .vary_index
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&primary)
+                        .is_some();
                 // Variants are keyed by their request header values too: only a scan finds
                 // them, so it is made only when this URI has varied.
                 if varied {

@@ -4,16 +4,38 @@
 
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use url::Url;
 
 use super::rules::PurgeRule;
 
+/// The configured purge rules and, per prefix they purge, the epoch of its last purge.
+///
+/// Why epochs and not a scan: `invalidate_entries_if` on every `POST /analyze` (moka keeps the
+/// predicate and tests it against every entry) was the largest single cost of a POST in the
+/// balancer (`perf record` of `loadtest/bench-cpu --only stack`). An entry instead remembers
+/// the epoch its fetch started in, and a lookup treats it as gone when a prefix covering its
+/// path was purged later: O(number of configured prefixes) per lookup, nothing per entry.
 #[derive(Debug)]
-pub struct PurgeRules(Vec<PurgeRule>);
+pub struct PurgeRules {
+    rules: Vec<PurgeRule>,
+    purged: Vec<(Box<str>, AtomicU64)>,
+}
 
 impl PurgeRules {
     pub fn new(rules: Vec<PurgeRule>) -> Self {
-        Self(rules)
+        let mut prefixes: Vec<&str> = rules
+            .iter()
+            .flat_map(|rule| rule.purges.iter().map(String::as_str))
+            .collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let purged = prefixes
+            .into_iter()
+            .map(|prefix| (prefix.into(), AtomicU64::new(0)))
+            .collect();
+        Self { rules, purged }
     }
 
     /// Prefixes to purge after a successful `method` request to `path`.
@@ -22,10 +44,29 @@ impl PurgeRules {
         method: &'a Method,
         path: &'a str,
     ) -> impl Iterator<Item = &'a str> {
-        self.0
+        self.rules
             .iter()
             .filter(move |rule| rule.method == method && path.starts_with(rule.prefix.as_str()))
             .flat_map(|rule| rule.purges.iter().map(String::as_str))
+    }
+
+    /// Records the purges a successful `method` request to `path` makes at `epoch`.
+    pub fn record_write(&self, method: &Method, path: &str, epoch: u64) {
+        for prefix in self.prefixes_for(method, path) {
+            if let Some((_, at)) = self.purged.iter().find(|(p, _)| **p == *prefix) {
+                at.fetch_max(epoch, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The epoch of the latest rule purge covering `path` (0 when none).
+    pub fn last_purge_of(&self, path: &str) -> u64 {
+        self.purged
+            .iter()
+            .filter(|(prefix, _)| path.starts_with(&**prefix))
+            .map(|(_, at)| at.load(Ordering::Acquire))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -35,13 +76,18 @@ impl PurgeRules {
 /// one origin invalidate another's entries).
 pub fn invalidated_paths(host: &str, target: &str, response: &HeaderMap) -> Vec<String> {
     let mut paths = vec![target.to_owned()];
+    let mut references = [header::LOCATION, header::CONTENT_LOCATION]
+        .into_iter()
+        .filter_map(|name| response.get(name)?.to_str().ok())
+        .peekable();
+    // Most writes name no other URI: no URL to parse then.
+    if references.peek().is_none() {
+        return paths;
+    }
     let Ok(base) = Url::parse(&format!("http://{host}{target}")) else {
         return paths;
     };
-    let named = [header::LOCATION, header::CONTENT_LOCATION]
-        .into_iter()
-        .filter_map(|name| response.get(name)?.to_str().ok())
-        .filter_map(|reference| base.join(reference.trim()).ok());
+    let named = references.filter_map(|reference| base.join(reference.trim()).ok());
     for uri in named {
         if uri.scheme() == base.scheme() && same_authority(&uri, &base) {
             let path = match uri.query() {

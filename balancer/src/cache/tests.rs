@@ -5,6 +5,20 @@ use super::*;
 use crate::configuration::{FileConfig, Settings};
 use actix_web::test::TestRequest;
 
+/// A fresh 200 with `body`, fresh for a minute.
+fn entry(body: &'static str) -> Arc<CachedResponse> {
+    Arc::new(CachedResponse::new(
+        actix_web::http::StatusCode::OK,
+        Vec::new(),
+        None,
+        bytes::Bytes::from_static(body.as_bytes()),
+        None,
+        Vec::new(),
+        Expiry::fresh_for(Duration::from_secs(60)),
+        Duration::ZERO,
+    ))
+}
+
 #[test]
 fn each_status_is_counted_once_in_its_own_counter() {
     let stats = CacheStats::default();
@@ -39,18 +53,6 @@ fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing()
     cache.remember_uncacheable(key.clone());
     assert!(matches!(cache.lookup(&req), Lookup::Uncacheable));
 
-    let entry = |body: &'static str| {
-        Arc::new(CachedResponse::new(
-            actix_web::http::StatusCode::OK,
-            Vec::new(),
-            Some(actix_web::http::header::HeaderValue::from_static("u:1")),
-            bytes::Bytes::from_static(body.as_bytes()),
-            None,
-            Vec::new(),
-            Expiry::fresh_for(Duration::from_secs(60)),
-            Duration::ZERO,
-        ))
-    };
     let before_purge = cache.epoch();
     cache.purge_after_write(&Method::POST, "/analyze");
     assert!(!cache.store(&key, &req, entry("old"), before_purge));
@@ -70,24 +72,34 @@ fn invalidating_a_uri_stops_only_its_own_older_fetches_from_storing() {
     let request = |path: &str| TestRequest::get().uri(path).to_http_request();
     let (this, other) = (request("/this?x=1"), request("/other"));
     let key = |req: &HttpRequest| CacheKey::primary(req).unwrap();
-    let entry = || {
-        Arc::new(CachedResponse::new(
-            actix_web::http::StatusCode::OK,
-            Vec::new(),
-            None,
-            bytes::Bytes::from_static(b"x"),
-            None,
-            Vec::new(),
-            Expiry::fresh_for(Duration::from_secs(60)),
-            Duration::ZERO,
-        ))
-    };
     let started = cache.epoch();
     cache.invalidate_uris("", &["/this?x=1".to_owned()]);
-    assert!(!cache.store(&key(&this), &this, entry(), started));
-    assert!(cache.store(&key(&other), &other, entry(), started));
-    assert!(cache.store(&key(&this), &this, entry(), cache.epoch()));
+    assert!(!cache.store(&key(&this), &this, entry("x"), started));
+    assert!(cache.store(&key(&other), &other, entry("x"), started));
+    assert!(cache.store(&key(&this), &this, entry("x"), cache.epoch()));
     cache.invalidate_uris("", &["/this?x=1".to_owned()]);
     assert!(matches!(cache.lookup(&this), Lookup::Miss(_)));
     assert!(matches!(cache.lookup(&other), Lookup::Fresh(_)));
+}
+
+// A purge rule outdates what its prefixes cover, and only that: fetches of other paths that
+// started before it still store, and their stored entries stay.
+#[test]
+fn a_rule_purge_leaves_other_paths_alone() {
+    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
+    let request = |path: &str| TestRequest::get().uri(path).to_http_request();
+    let (history, page) = (request("/history?limit=5"), request("/index.html"));
+    let key = |req: &HttpRequest| CacheKey::primary(req).unwrap();
+    assert!(cache.store(&key(&page), &page, entry("x"), cache.epoch()));
+    let started = cache.epoch();
+    cache.purge_after_write(&Method::POST, "/analyze");
+    assert!(!cache.store(&key(&history), &history, entry("x"), started));
+    let other = request("/app.js");
+    assert!(cache.store(&key(&other), &other, entry("x"), started));
+    assert!(matches!(cache.lookup(&page), Lookup::Fresh(_)));
+    assert!(matches!(cache.lookup(&other), Lookup::Fresh(_)));
+    // A write the rules do not cover purges nothing.
+    assert!(cache.store(&key(&history), &history, entry("x"), cache.epoch()));
+    cache.purge_after_write(&Method::POST, "/elsewhere");
+    assert!(matches!(cache.lookup(&history), Lookup::Fresh(_)));
 }

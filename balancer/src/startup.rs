@@ -226,22 +226,27 @@ fn bind_public(settings: &Settings, slot: &CertificateSlot) -> Result<PublicSock
         })
     };
     let plain = bind("listen", settings.listen)?;
-    let Some(tls_listen) = settings.tls.listen else {
-        return Ok(PublicSockets { plain, tls: None });
-    };
-    if let (Some(cert), Some(key)) = (&settings.tls.cert, &settings.tls.key) {
-        let files = StaticCertificate {
+    let files = match (&settings.tls.listen, &settings.tls.cert, &settings.tls.key) {
+        (Some(_), Some(cert), Some(key)) => Some(StaticCertificate {
             cert: cert.clone(),
             key: key.clone(),
-        };
+        }),
+        _ => None,
+    };
+    if let Some(files) = &files {
         let info = files.load_into(slot)?;
         log::info!("serving the TLS certificate {}", tls::describe(&info));
         if !info.is_current(std::time::SystemTime::now()) {
-            log::warn!("{}: the certificate is not valid now", cert.display());
+            log::warn!("{}: the certificate is not valid now", files.cert.display());
         }
-        let reload = tls::reload_on_hangup(files, slot.clone()).map_err(StartupError::Hangup)?;
-        actix_web::rt::spawn(reload);
-    } else if !slot.is_filled() && !settings.acme.enabled() {
+    }
+    let has_files = files.is_some();
+    let reload = tls::reload_on_hangup(files, slot.clone()).map_err(StartupError::Hangup)?;
+    actix_web::rt::spawn(reload);
+    let Some(tls_listen) = settings.tls.listen else {
+        return Ok(PublicSockets { plain, tls: None });
+    };
+    if !has_files && !slot.is_filled() && !settings.acme.enabled() {
         log::warn!("tls.listen has no certificate: TLS handshakes fail until one is installed");
     }
     let config = tls::server_config(slot.clone())?;

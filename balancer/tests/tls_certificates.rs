@@ -1,13 +1,13 @@
 //! Static certificates: a SIGHUP reload serves the new certificate to new connections while an
 //! open keep-alive connection goes on working, a broken reload keeps the certificate served,
-//! and a missing, unparsable or mismatched certificate or key stops the start-up with a
-//! message naming the file.
+//! a SIGHUP with no certificate to reload stops nothing, and a missing, unparsable or
+//! mismatched certificate or key stops the start-up with a message naming the file.
 
 mod tls_support;
 
 use std::time::Duration;
 
-use test_support::balancer::{Upstream, balancer_command, send_signal};
+use test_support::balancer::{Balancer, Upstream, balancer_command, raw_exchange, send_signal};
 use test_support::poll::wait_for;
 use tls_support::{Pki, TlsConnection, start_tls};
 
@@ -45,6 +45,23 @@ fn sighup_serves_the_new_certificate_and_keeps_open_connections() {
     assert_eq!(after.served(), second.der);
     assert_eq!(after.get("/three").0, 200);
     assert_eq!(kept.get("/four").0, 200);
+}
+
+// `systemctl reload` sends SIGHUP whatever the configuration; its default action would end the
+// balancer.
+#[test]
+fn sighup_without_static_certificates_keeps_the_balancer_serving() {
+    let upstream = Upstream::start("a");
+    let mut balancer = Balancer::start(&["--backend", &upstream.url()]);
+    for _ in 0..2 {
+        send_signal(balancer.pid(), "HUP");
+        std::thread::sleep(Duration::from_millis(300));
+        let address = balancer.url.trim_start_matches("http://");
+        let request = b"GET /after-hangup HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let answer = raw_exchange(address, request);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert!(balancer.terminate(), "the balancer did not stop cleanly");
 }
 
 /// Runs the balancer with a TLS listener on `cert` and `key`; returns its stderr after it exits

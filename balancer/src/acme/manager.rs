@@ -15,7 +15,7 @@ use super::order::order_certificate;
 use super::renewal::{Backoff, RENEWAL_FLOOR, renewal_due};
 use super::state_dir::{StateDir, StoredCertificate};
 use crate::configuration::AcmeSettings;
-use crate::tls::{CertificateInfo, CertificateSlot};
+use crate::tls::{self, CertificateInfo, CertificateSlot};
 
 /// The problem type of an account the server no longer knows (a test CA that restarted).
 const ACCOUNT_DOES_NOT_EXIST: &str = "urn:ietf:params:acme:error:accountDoesNotExist";
@@ -78,11 +78,7 @@ impl Manager {
             match self.renew().await {
                 Ok(info) => {
                     backoff.reset();
-                    log::info!(
-                        "ACME certificate for {} installed, valid until {}",
-                        info.dns_names.join(", "),
-                        unix_seconds(info.not_after)
-                    );
+                    log::info!("ACME certificate installed: {}", tls::describe(&info));
                     self.current = Some((info, Some(SystemTime::now())));
                 }
                 Err(error) => {
@@ -192,11 +188,6 @@ async fn sleep_until(moment: SystemTime) {
         }
         tokio::time::sleep(left.min(LONGEST_NAP)).await;
     }
-}
-
-fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 #[cfg(test)]

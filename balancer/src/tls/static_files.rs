@@ -37,14 +37,20 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 }
 
 /// Installs the SIGHUP handler now (so no hangup after start-up is missed) and returns the
-/// task that reloads `files` into `slot` on each one.
+/// task that reloads `files` into `slot` on each one. Without static files a hangup is only
+/// logged: `systemctl reload` or a stray `kill -HUP` must never stop the balancer, which the
+/// signal's default action would.
 pub fn reload_on_hangup(
-    files: StaticCertificate,
+    files: Option<StaticCertificate>,
     slot: CertificateSlot,
 ) -> std::io::Result<impl Future<Output = ()>> {
     let mut hangups: Signal = signal(SignalKind::hangup())?;
     Ok(async move {
         while hangups.recv().await.is_some() {
+            let Some(files) = &files else {
+                log::info!("SIGHUP: no static TLS certificate to reload; nothing else reloads");
+                continue;
+            };
             match files.load_into(&slot) {
                 Ok(info) => log::info!("reloaded the TLS certificate: {}", describe(&info)),
                 Err(error) => {
@@ -57,12 +63,9 @@ pub fn reload_on_hangup(
 
 /// The names and expiry of a certificate, for the log.
 pub fn describe(info: &CertificateInfo) -> String {
-    let expires = info
-        .not_after
-        .duration_since(std::time::SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     format!(
-        "names [{}], expires at {expires} (Unix time)",
-        info.dns_names.join(", ")
+        "names [{}], valid until {}",
+        info.dns_names.join(", "),
+        httpdate::fmt_http_date(info.not_after)
     )
 }

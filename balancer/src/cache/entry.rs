@@ -204,15 +204,18 @@ impl CachedResponse {
                     candidate == b"*" || bare(candidate) == etag
                 });
         }
-        let since = request
+        // Checked first: most hits carry no conditional, and then no stored date is parsed.
+        let Some(since) = request
             .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| parse_date(v.as_bytes()));
+            .and_then(|v| parse_date(v.as_bytes()))
+        else {
+            return false;
+        };
         // Without Last-Modified, the Date it was sent with is the latest it can have changed.
-        let modified = self
-            .header(&header::LAST_MODIFIED)
+        self.header(&header::LAST_MODIFIED)
             .or_else(|| self.header(&header::DATE))
-            .and_then(|v| parse_date(v.as_bytes()));
-        matches!((since, modified), (Some(since), Some(modified)) if modified <= since)
+            .and_then(|v| parse_date(v.as_bytes()))
+            .is_some_and(|modified| modified <= since)
     }
 
     /// The stored response for `req`, with its `Age`: whole, `304` to a matching conditional,

@@ -127,7 +127,17 @@ impl UpstreamClient {
 
     /// Writes `bytes`, failing as a timeout when the backend stops reading for too long.
     async fn write(&self, stream: &mut TcpStream, bytes: &[u8]) -> Result<(), ExchangeError> {
-        match tokio::time::timeout(self.response_timeout, stream.write_all(bytes)).await {
+        // The socket almost always takes a head at once: then no timer is armed at all.
+        let written = match stream.try_write(bytes) {
+            Ok(written) => written,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(error) => return Err(ExchangeError::unanswered(error)),
+        };
+        let rest = &bytes[written..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        match tokio::time::timeout(self.response_timeout, stream.write_all(rest)).await {
             Ok(written) => written.map_err(ExchangeError::unanswered),
             Err(_) => Err(ExchangeError::Unanswered(UpstreamError::Timeout)),
         }

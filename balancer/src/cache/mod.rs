@@ -14,9 +14,8 @@ mod range;
 mod rules;
 mod status;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -55,6 +54,10 @@ pub enum Lookup {
 const UNCACHEABLE_TTL: Duration = Duration::from_secs(5);
 /// Bound on remembered uncacheable keys.
 const UNCACHEABLE_CAPACITY: u64 = 100_000;
+/// Bound on URIs whose `Vary` names are remembered: clients choose URIs, so an unbounded index
+/// would let them grow the balancer's memory at will. An evicted name list is learnt again
+/// from the next response (its variants miss once meanwhile).
+const VARY_INDEX_CAPACITY: u64 = 100_000;
 
 /// `X-Cache` outcomes, counted for metrics.
 #[derive(Debug, Default)]
@@ -110,7 +113,7 @@ pub struct HttpCache {
     /// Keys recently answered with an uncacheable response.
     uncacheable: moka::sync::Cache<CacheKey, ()>,
     /// `Vary` header names learnt per primary key; only consulted once any response varied.
-    vary_index: RwLock<HashMap<CacheKey, Arc<[HeaderName]>>>,
+    vary_index: moka::sync::Cache<CacheKey, Arc<[HeaderName]>>,
     any_vary: AtomicBool,
     coalescer: Arc<Coalescer>,
     policy: CachePolicy,
@@ -149,7 +152,10 @@ impl HttpCache {
         Some(Self {
             store,
             uncacheable,
-            vary_index: RwLock::default(),
+            vary_index: moka::sync::Cache::builder()
+                .max_capacity(VARY_INDEX_CAPACITY)
+                .support_invalidation_closures()
+                .build(),
             any_vary: AtomicBool::new(false),
             coalescer: Arc::default(),
             policy: CachePolicy::new(settings),
@@ -214,9 +220,8 @@ impl HttpCache {
         if !self.any_vary.load(Ordering::Relaxed) {
             return primary;
         }
-        let index = self.vary_index.read().unwrap_or_else(|e| e.into_inner());
-        match index.get(&primary) {
-            Some(names) => primary.with_vary(names, req),
+        match self.vary_index.get(&primary) {
+            Some(names) => primary.with_vary(&names, req),
             None => primary,
         }
     }
@@ -247,10 +252,7 @@ impl HttpCache {
             primary
         } else {
             let full = primary.with_vary(&entry.vary, req);
-            self.vary_index
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(primary, entry.vary.clone().into());
+            self.vary_index.insert(primary, entry.vary.clone().into());
             self.any_vary.store(true, Ordering::Relaxed);
             full
         };
@@ -299,12 +301,7 @@ impl HttpCache {
                 let primary = CacheKey::for_uri(head, scheme, host, path);
                 self.store.invalidate(&primary);
                 let varied = self.any_vary.load(Ordering::Relaxed)
-                    && self
-                        .vary_index
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&primary)
-                        .is_some();
+                    && self.vary_index.remove(&primary).is_some();
                 // Variants are keyed by their request header values too: only a scan finds
                 // them, so it is made only when this URI has varied.
                 if varied {
@@ -324,24 +321,19 @@ impl HttpCache {
 
     pub fn purge_prefix(&self, prefix: &str) {
         self.begin_purge();
-        let owned = prefix.to_owned();
         self.store
-            .invalidate_entries_if(move |key, _| key.path().starts_with(&owned))
+            .invalidate_entries_if(under(prefix))
             .expect("invalidation closures are enabled at build time");
         self.vary_index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|key, _| !key.path().starts_with(prefix));
+            .invalidate_entries_if(under(prefix))
+            .expect("invalidation closures are enabled at build time");
         log::debug!("cache purged {prefix}*");
     }
 
     pub fn purge_all(&self) {
         self.begin_purge();
         self.store.invalidate_all();
-        self.vary_index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.vary_index.invalidate_all();
     }
 
     /// Bytes currently accounted (after pending maintenance).
@@ -353,6 +345,12 @@ impl HttpCache {
     pub fn entry_count(&self) -> u64 {
         self.store.entry_count()
     }
+}
+
+/// Whether a key's path lies under `prefix`, as moka's invalidation closures take it.
+fn under<V>(prefix: &str) -> impl Fn(&CacheKey, &V) -> bool + Send + Sync + 'static {
+    let prefix = prefix.to_owned();
+    move |key, _| key.path().starts_with(&prefix)
 }
 
 #[cfg(test)]

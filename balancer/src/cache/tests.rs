@@ -103,3 +103,31 @@ fn a_rule_purge_leaves_other_paths_alone() {
     cache.purge_after_write(&Method::POST, "/elsewhere");
     assert!(matches!(cache.lookup(&history), Lookup::Fresh(_)));
 }
+
+// Clients choose URIs: learning `Vary` names for each must not grow memory without bound.
+#[test]
+fn the_vary_index_is_bounded() {
+    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
+    let varied = Arc::new(CachedResponse::new(
+        actix_web::http::StatusCode::OK,
+        Vec::new(),
+        None,
+        bytes::Bytes::from_static(b"x"),
+        None,
+        vec![actix_web::http::header::ACCEPT_ENCODING],
+        Expiry::fresh_for(Duration::from_secs(60)),
+        Duration::ZERO,
+    ));
+    let uris = VARY_INDEX_CAPACITY + VARY_INDEX_CAPACITY / 2;
+    for i in 0..uris {
+        let req = TestRequest::get().uri(&format!("/v/{i}")).to_http_request();
+        let key = CacheKey::primary(&req).unwrap();
+        assert!(cache.store(&key, &req, varied.clone(), cache.epoch()));
+    }
+    cache.vary_index.run_pending_tasks();
+    let remembered = cache.vary_index.entry_count();
+    assert!(
+        remembered <= VARY_INDEX_CAPACITY,
+        "{remembered} URIs' Vary names remembered after {uris}"
+    );
+}

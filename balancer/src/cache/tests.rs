@@ -7,16 +7,34 @@ use actix_web::test::TestRequest;
 
 /// A fresh 200 with `body`, fresh for a minute.
 fn entry(body: &'static str) -> Arc<CachedResponse> {
+    entry_varying(body, Vec::new())
+}
+
+/// [`entry`] whose response varies on `vary`.
+fn entry_varying(body: &'static str, vary: Vec<HeaderName>) -> Arc<CachedResponse> {
     Arc::new(CachedResponse::new(
         actix_web::http::StatusCode::OK,
         Vec::new(),
         None,
         bytes::Bytes::from_static(body.as_bytes()),
         None,
-        Vec::new(),
+        vary,
         Expiry::fresh_for(Duration::from_secs(60)),
         Duration::ZERO,
     ))
+}
+
+/// A cache with the default configuration (its purge rule: `POST /analyze` purges `/history`).
+fn default_cache() -> HttpCache {
+    HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap()
+}
+
+fn get(path: &str) -> HttpRequest {
+    TestRequest::get().uri(path).to_http_request()
+}
+
+fn key(req: &HttpRequest) -> CacheKey {
+    CacheKey::primary(req).unwrap()
 }
 
 #[test]
@@ -45,8 +63,8 @@ fn each_status_is_counted_once_in_its_own_counter() {
 
 #[test]
 fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing() {
-    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
-    let req = TestRequest::get().uri("/history?limit=1").to_http_request();
+    let cache = default_cache();
+    let req = get("/history?limit=1");
     let Lookup::Miss(key) = cache.lookup(&req) else {
         panic!("empty cache must miss");
     };
@@ -68,10 +86,8 @@ fn uncacheable_keys_skip_coalescing_and_purges_stop_older_fetches_from_storing()
 // RFC 9111 section 4.4: an invalidation outdates fetches of its own URI only.
 #[test]
 fn invalidating_a_uri_stops_only_its_own_older_fetches_from_storing() {
-    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
-    let request = |path: &str| TestRequest::get().uri(path).to_http_request();
-    let (this, other) = (request("/this?x=1"), request("/other"));
-    let key = |req: &HttpRequest| CacheKey::primary(req).unwrap();
+    let cache = default_cache();
+    let (this, other) = (get("/this?x=1"), get("/other"));
     let started = cache.epoch();
     cache.invalidate_uris("", &["/this?x=1".to_owned()]);
     assert!(!cache.store(&key(&this), &this, entry("x"), started));
@@ -86,15 +102,13 @@ fn invalidating_a_uri_stops_only_its_own_older_fetches_from_storing() {
 // started before it still store, and their stored entries stay.
 #[test]
 fn a_rule_purge_leaves_other_paths_alone() {
-    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
-    let request = |path: &str| TestRequest::get().uri(path).to_http_request();
-    let (history, page) = (request("/history?limit=5"), request("/index.html"));
-    let key = |req: &HttpRequest| CacheKey::primary(req).unwrap();
+    let cache = default_cache();
+    let (history, page) = (get("/history?limit=5"), get("/index.html"));
     assert!(cache.store(&key(&page), &page, entry("x"), cache.epoch()));
     let started = cache.epoch();
     cache.purge_after_write(&Method::POST, "/analyze");
     assert!(!cache.store(&key(&history), &history, entry("x"), started));
-    let other = request("/app.js");
+    let other = get("/app.js");
     assert!(cache.store(&key(&other), &other, entry("x"), started));
     assert!(matches!(cache.lookup(&page), Lookup::Fresh(_)));
     assert!(matches!(cache.lookup(&other), Lookup::Fresh(_)));
@@ -107,22 +121,12 @@ fn a_rule_purge_leaves_other_paths_alone() {
 // Clients choose URIs: learning `Vary` names for each must not grow memory without bound.
 #[test]
 fn the_vary_index_is_bounded() {
-    let cache = HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap();
-    let varied = Arc::new(CachedResponse::new(
-        actix_web::http::StatusCode::OK,
-        Vec::new(),
-        None,
-        bytes::Bytes::from_static(b"x"),
-        None,
-        vec![actix_web::http::header::ACCEPT_ENCODING],
-        Expiry::fresh_for(Duration::from_secs(60)),
-        Duration::ZERO,
-    ));
+    let cache = default_cache();
+    let varied = entry_varying("x", vec![actix_web::http::header::ACCEPT_ENCODING]);
     let uris = VARY_INDEX_CAPACITY + VARY_INDEX_CAPACITY / 2;
     for i in 0..uris {
-        let req = TestRequest::get().uri(&format!("/v/{i}")).to_http_request();
-        let key = CacheKey::primary(&req).unwrap();
-        assert!(cache.store(&key, &req, varied.clone(), cache.epoch()));
+        let req = get(&format!("/v/{i}"));
+        assert!(cache.store(&key(&req), &req, varied.clone(), cache.epoch()));
     }
     cache.vary_index.run_pending_tasks();
     let remembered = cache.vary_index.entry_count();

@@ -11,7 +11,7 @@ mod acme {
 }
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -24,6 +24,51 @@ const DOMAIN: &str = "acme.test";
 /// A name the test DNS server does not answer for, so its validation fails.
 const UNRESOLVABLE: &str = "nowhere.test";
 const ISSUANCE: Duration = Duration::from_secs(30);
+
+/// What every issuance test starts from: an upstream, Pebble's certificate, the test DNS server
+/// answering `DOMAIN` with loopback, an empty state directory, and the port Pebble will use.
+struct Scenario {
+    upstream: Upstream,
+    pebble_tls: PebbleTls,
+    dns: Dns,
+    /// Kept for the test's length: the directory goes with it.
+    _state_root: tempfile::TempDir,
+    state: PathBuf,
+    acme_port: u16,
+}
+
+impl Scenario {
+    async fn new() -> Self {
+        let dns = Dns::start().await;
+        dns.map_to_loopback(DOMAIN).await;
+        let state_root = tempfile::tempdir().unwrap();
+        Self {
+            upstream: Upstream::start("a"),
+            pebble_tls: PebbleTls::new(),
+            dns,
+            state: state_root.path().join("acme"),
+            _state_root: state_root,
+            acme_port: free_port(),
+        }
+    }
+
+    /// A balancer for this scenario, with `extra` arguments.
+    fn balancer(&self, extra: &[&str]) -> AcmeBalancer {
+        AcmeBalancer::start(
+            &self.upstream,
+            &self.pebble_tls,
+            self.acme_port,
+            &self.state,
+            extra,
+        )
+    }
+
+    /// Pebble, validating HTTP-01 against `balancer`'s plain listener.
+    async fn pebble(&self, balancer: &AcmeBalancer) -> Pebble {
+        let plain_port = balancer.plain_port();
+        Pebble::start(&self.pebble_tls, &self.dns, self.acme_port, plain_port).await
+    }
+}
 
 /// A balancer with ACME on, its listeners' addresses and its log.
 struct AcmeBalancer {
@@ -127,23 +172,19 @@ async fn plain_get(balancer: &AcmeBalancer, path: &str) -> (u16, String) {
 /// modes, and a restart that serves the stored certificate without ordering again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issues_over_http01_serves_h2_and_http11_and_reuses_the_certificate_after_restart() {
-    let upstream = Upstream::start("a");
-    let (pebble_tls, dns) = (PebbleTls::new(), Dns::start().await);
-    dns.map_to_loopback(DOMAIN).await;
-    let state_root = tempfile::tempdir().unwrap();
-    let state = state_root.path().join("acme");
-    let acme_port = free_port();
-    let mut balancer = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &[]);
+    let scenario = Scenario::new().await;
+    let state = &scenario.state;
+    let mut balancer = scenario.balancer(&[]);
 
     // Pebble is not running yet: plain HTTP serves, HTTPS has no certificate, ACME retries.
     let (status, _) = plain_get(&balancer, "/").await;
     assert_eq!(status, 200);
     balancer.logs.wait_for("retrying in");
-    let pebble = Pebble::start(&pebble_tls, &dns, acme_port, balancer.plain_port()).await;
+    let pebble = scenario.pebble(&balancer).await;
     let root = pebble.root_pem().await;
     assert!(
         balancer
-            .connect(&pebble_tls.ca_pem, &[b"h2"])
+            .connect(&scenario.pebble_tls.ca_pem, &[b"h2"])
             .await
             .is_err()
     );
@@ -176,11 +217,11 @@ async fn issues_over_http01_serves_h2_and_http11_and_reuses_the_certificate_afte
         over_tls.body
     );
 
-    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(state), 0o700);
     for file in ["account.json", "certificate.pem", "certificate.key"] {
         assert_eq!(mode(&state.join(file)), 0o600, "{file}");
     }
-    let chain = stored_chain(&state);
+    let chain = stored_chain(state);
     assert_eq!(balancer.orders(), 1);
     assert!(
         balancer
@@ -190,14 +231,14 @@ async fn issues_over_http01_serves_h2_and_http11_and_reuses_the_certificate_afte
     );
 
     // A restart serves the stored certificate at once and orders nothing.
-    let balancer = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &[]);
+    let balancer = scenario.balancer(&[]);
     let mut again = balancer.connect(&root, &[b"h2"]).await.unwrap();
     assert_eq!(again.leaf, h2.leaf);
     assert_eq!(again.get("/").await.unwrap().status, 200);
     balancer.logs.wait_for("serving the stored certificate");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(balancer.orders(), 0, "{}", balancer.logs.lines().join("\n"));
-    assert_eq!(stored_chain(&state), chain);
+    assert_eq!(stored_chain(state), chain);
 }
 
 /// SLOW (about 8 s): a first certificate is issued through `--redirect-http`. Then, with it
@@ -207,16 +248,12 @@ async fn issues_over_http01_serves_h2_and_http11_and_reuses_the_certificate_afte
 /// without a restart while a connection opened before keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_restart() {
-    let upstream = Upstream::start("a");
-    let (pebble_tls, dns) = (PebbleTls::new(), Dns::start().await);
-    dns.map_to_loopback(DOMAIN).await;
-    let state_root = tempfile::tempdir().unwrap();
-    let state = state_root.path().join("acme");
-    let acme_port = free_port();
+    let scenario = Scenario::new().await;
+    let state = &scenario.state;
 
     // HTTP-01 must get through `--redirect-http`, which exempts the challenge path.
     let redirect = ["--redirect-http"];
-    let mut first = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &redirect);
+    let mut first = scenario.balancer(&redirect);
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -227,20 +264,14 @@ async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_resta
         .await
         .unwrap();
     assert_eq!(plain.status(), 308);
-    let pebble = Pebble::start(&pebble_tls, &dns, acme_port, first.plain_port()).await;
+    let pebble = scenario.pebble(&first).await;
     let first_root = pebble.root_pem().await;
     let issued = first.wait_for_certificate(&first_root).await.leaf;
     assert!(first.process.terminate(Duration::from_secs(20)).is_some());
-    let first_chain = stored_chain(&state);
+    let first_chain = stored_chain(state);
     drop(pebble);
 
-    let balancer = AcmeBalancer::start(
-        &upstream,
-        &pebble_tls,
-        acme_port,
-        &state,
-        &["--acme-renew-before", "1"],
-    );
+    let balancer = scenario.balancer(&["--acme-renew-before", "1"]);
     let mut before = balancer.connect(&first_root, &[b"h2"]).await.unwrap();
     assert_eq!(
         before.leaf, issued,
@@ -252,12 +283,12 @@ async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_resta
     let (status, _) = plain_get(&balancer, "/").await;
     assert_eq!(status, 200);
 
-    let pebble = Pebble::start(&pebble_tls, &dns, acme_port, balancer.plain_port()).await;
+    let pebble = scenario.pebble(&balancer).await;
     let second_root = pebble.root_pem().await;
     let after = balancer.wait_for_certificate(&second_root).await;
     assert_ne!(after.leaf, issued);
     let stored = eventually(Duration::from_secs(5), || async {
-        stored_chain(&state) != first_chain
+        stored_chain(state) != first_chain
     });
     assert!(stored.await, "the renewed certificate is stored");
     assert_eq!(
@@ -275,15 +306,11 @@ async fn a_forced_renewal_waits_for_the_acme_server_and_swaps_in_without_a_resta
 /// and retried with back-off; plain HTTP serves on and nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_order_is_logged_with_its_problem_document_and_retried() {
-    let upstream = Upstream::start("a");
-    let (pebble_tls, dns) = (PebbleTls::new(), Dns::start().await);
-    dns.map_to_loopback(DOMAIN).await;
-    let state_root = tempfile::tempdir().unwrap();
-    let state = state_root.path().join("acme");
-    let acme_port = free_port();
+    let scenario = Scenario::new().await;
+    let state = &scenario.state;
     let extra = ["--acme-domain", UNRESOLVABLE];
-    let balancer = AcmeBalancer::start(&upstream, &pebble_tls, acme_port, &state, &extra);
-    let _pebble = Pebble::start(&pebble_tls, &dns, acme_port, balancer.plain_port()).await;
+    let balancer = scenario.balancer(&extra);
+    let _pebble = scenario.pebble(&balancer).await;
 
     let lines = balancer.logs.wait_for("ACME order refused");
     let refusal = lines

@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime};
 use instant_acme::Account;
 
 use super::AcmeError;
+use super::AcmeSettings;
 use super::account::{self, AccountSettings};
 use super::challenges::ChallengeTokens;
 use super::order::order_certificate;
 use super::renewal::{Backoff, RENEWAL_FLOOR, renewal_due};
 use super::state_dir::{StateDir, StoredCertificate};
-use crate::configuration::AcmeSettings;
 use crate::tls::{self, CertificateInfo, CertificateSlot};
 
 /// The problem type of an account the server no longer knows (a test CA that restarted).
@@ -195,7 +195,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::configuration::AcmeLayer;
+    use crate::acme::AcmeLayer;
 
     fn settings(state: &Path, renew_before: f64) -> AcmeSettings {
         let layer = AcmeLayer {

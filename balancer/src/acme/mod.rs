@@ -7,12 +7,15 @@ mod challenges;
 mod manager;
 mod order;
 mod renewal;
+mod settings;
 mod state_dir;
 
 use std::path::PathBuf;
 
 pub use challenges::{CHALLENGE_PATH, ChallengeTokens};
 pub use manager::Manager;
+pub(crate) use settings::check_certificate_source;
+pub use settings::{AcmeLayer, AcmeSettings};
 pub use state_dir::{StateDir, StateError};
 
 /// Why ACME could not start, or why one attempt failed (the certificate in use stays).

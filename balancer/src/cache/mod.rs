@@ -12,6 +12,7 @@ mod policy;
 mod purge;
 mod range;
 mod rules;
+mod settings;
 mod status;
 
 use std::sync::Arc;
@@ -31,9 +32,9 @@ pub use policy::CachePolicy;
 use purge::PurgeRules;
 pub use purge::invalidated_paths;
 pub use rules::{PurgeRule, PurgeRuleFile, TtlRuleFile, purge_rules, ttl_rules};
+pub use settings::{CacheLayer, CacheSettings};
 pub use status::{CACHE_STATUS, CacheOutcome, Forward};
 
-use crate::configuration::CacheSettings;
 use crate::header_names::CacheStatus;
 use crate::origin::ListenerScheme;
 

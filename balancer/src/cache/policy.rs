@@ -7,9 +7,9 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::http::{Method, StatusCode};
 
+use super::CacheSettings;
 use super::directives::Directives;
 use super::freshness::Expiry;
-use crate::configuration::CacheSettings;
 
 /// Statuses that may be given a heuristic (or configured) lifetime (RFC 9110 section 15.1);
 /// 302 keeps the per-path rules it always had.
@@ -138,10 +138,10 @@ mod tests {
     //! RFC 9111 section 3 (storing) and 4.2.1-4.2.2 (freshness sources).
     use super::*;
     use crate::cache::directives::tests::map as headers;
-    use crate::configuration::{FileConfig, Settings};
+    use crate::configuration::Layer;
 
     fn policy() -> CachePolicy {
-        CachePolicy::new(&Settings::validate(FileConfig::default()).unwrap().cache)
+        CachePolicy::new(&Layer::default().validate().unwrap().cache)
     }
 
     fn ttl_for(status: u16, path: &str, pairs: &[(&'static str, &'static str)]) -> Option<u64> {

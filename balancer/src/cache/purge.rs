@@ -109,17 +109,12 @@ fn same_authority(a: &Url, b: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::configuration::{FileConfig, Settings};
+    use crate::configuration::Layer;
     use actix_web::http::header::HeaderValue;
 
     #[test]
     fn default_rule_purges_history_after_analyze() {
-        let rules = PurgeRules::new(
-            Settings::validate(FileConfig::default())
-                .unwrap()
-                .cache
-                .purge,
-        );
+        let rules = PurgeRules::new(Layer::default().validate().unwrap().cache.purge);
         let hit: Vec<_> = rules.prefixes_for(&Method::POST, "/analyze").collect();
         assert_eq!(hit, ["/history"]);
         assert_eq!(rules.prefixes_for(&Method::PUT, "/analyze").count(), 0);

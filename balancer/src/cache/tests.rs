@@ -2,7 +2,7 @@
 //! invalidations stop an older fetch from storing.
 
 use super::*;
-use crate::configuration::{FileConfig, Settings};
+use crate::configuration::Layer;
 use actix_web::test::TestRequest;
 
 /// A fresh 200 with `body`, fresh for a minute.
@@ -26,7 +26,7 @@ fn entry_varying(body: &'static str, vary: Vec<HeaderName>) -> Arc<CachedRespons
 
 /// A cache with the default configuration (its purge rule: `POST /analyze` purges `/history`).
 fn default_cache() -> HttpCache {
-    HttpCache::new(&Settings::validate(FileConfig::default()).unwrap().cache).unwrap()
+    HttpCache::new(&Layer::default().validate().unwrap().cache).unwrap()
 }
 
 fn get(path: &str) -> HttpRequest {

@@ -1,20 +1,16 @@
-//! Validation: each function turns one setting's raw value into its typed form, or refuses it
-//! with an error naming the key. The bounds shared with the admin API come from
-//! [`crate::limits`].
+//! Validation shared by the sections: each function turns one setting's raw value into its
+//! typed form, or refuses it with an error naming the key. The bounds shared with the admin
+//! API come from [`crate::limits`].
 
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderName;
-
-use super::ConfigError;
-use super::invalid;
+use super::{ConfigError, invalid};
 use crate::limits;
-use crate::proxy::{PrivatePaths, TrustedProxies};
 
-type Checked<T> = Result<T, ConfigError>;
+pub type Checked<T> = Result<T, ConfigError>;
 
 pub fn keep<T>(_: &str, value: T) -> Checked<T> {
     Ok(value)
@@ -34,16 +30,6 @@ pub fn millis(_: &str, ms: u64) -> Checked<Duration> {
 
 pub fn positive_ms(field: &str, ms: u64) -> Checked<Duration> {
     positive(field, ms).map(Duration::from_millis)
-}
-
-/// A header field name, or none when empty.
-pub fn optional_header_name(field: &str, text: String) -> Checked<Option<HeaderName>> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    HeaderName::from_bytes(text.as_bytes())
-        .map(Some)
-        .map_err(|_| invalid(field, "must be a header field name"))
 }
 
 pub fn secs(_: &str, s: u64) -> Checked<Duration> {
@@ -98,27 +84,4 @@ pub fn prefixes(field: &str, list: Vec<String>) -> Checked<Vec<String>> {
     indexed
         .map(|(i, p)| prefix(&format!("{field}[{i}]"), p))
         .collect()
-}
-
-pub fn private_paths(field: &str, list: Vec<String>) -> Checked<PrivatePaths> {
-    prefixes(field, list).map(PrivatePaths::new)
-}
-
-/// `10.0.0.0/8`, or a bare address meaning just itself.
-pub fn networks(field: &str, list: Vec<String>) -> Checked<TrustedProxies> {
-    let parse = |(i, text): (usize, String)| {
-        let text = text.trim();
-        text.parse::<ipnet::IpNet>()
-            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| {
-                let reason = format!("`{text}` is not an address or CIDR network");
-                invalid(format!("{field}[{i}]"), reason)
-            })
-    };
-    let networks = list
-        .into_iter()
-        .enumerate()
-        .map(parse)
-        .collect::<Checked<_>>()?;
-    Ok(TrustedProxies::new(networks))
 }

@@ -1,26 +1,65 @@
-//! Configuration: every setting is defined once in [`sections`] (key, flag, environment
-//! variable, default, doc, validation); sources stack as flags > environment > TOML file >
-//! defaults and are validated into typed [`Settings`] whose errors name the offending key.
-//! Types that belong to one room are parsed there: static backends in `backends`, the
-//! cache's TTL and purge rules in `cache`, `expose_upstream` in `proxy`.
+//! Configuration: sources stack as flags > environment > TOML file > defaults and are
+//! validated into typed [`Settings`] whose errors name the offending key. Every setting is
+//! defined once (key, flag, environment variable, default, doc, validation) by the
+//! [`section!`] macro, in the room that uses it: `[workers]` in `workers`, `[health]` in
+//! `health`, `[proxy]` in `proxy`, `[cache]` in `cache`, `[tls]` in `tls`, `[acme]` in
+//! `acme`. This module holds the root section, the loading and the shared conversions.
 
-mod acme_convert;
-mod convert;
+pub(crate) mod convert;
 mod section;
-mod sections;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+pub use crate::acme::{AcmeLayer, AcmeSettings};
+use crate::backends::{BackendEntry, StaticBackend, static_backends};
+pub use crate::cache::{CacheLayer, CacheSettings};
+pub use crate::health::{HealthLayer, HealthSettings};
+pub use crate::proxy::{ProxyLayer, ProxySettings};
+use crate::selection::{Algorithm, HashKey};
+pub use crate::tls::{TlsLayer, TlsSettings};
+pub use crate::workers::{WorkerSettings, WorkersLayer};
+use convert::{address, non_blank, parsed, threads};
 pub(crate) use convert::{prefix as checked_prefix, prefixes as checked_prefixes};
-pub use sections::{
-    AcmeLayer, AcmeSettings, CacheLayer, CacheSettings, HealthLayer, HealthSettings, Layer,
-    ProxyLayer, ProxySettings, Settings, WorkerSettings, WorkersLayer,
-};
+pub(crate) use section::section;
 
-/// The root layer under the name the file format had before flags shared it.
-pub type FileConfig = Layer;
+section! {
+    /// The whole configuration as one source (file, flags or environment) sets it.
+    Layer => Settings, "" {
+        /// Public listener address (port 0 = any free port).
+        #[arg(long, env = "BALANCER_LISTEN")]
+        listen: String = "127.0.0.1:8080".into() => listen: SocketAddr = address,
+        /// Admin listener address (loopback by default).
+        #[arg(long, env = "BALANCER_ADMIN_LISTEN")]
+        admin_listen: String = "127.0.0.1:8081".into() => admin_listen: SocketAddr = address,
+        /// Bearer token for the admin API; generated and printed when absent.
+        #[arg(long, env = "BALANCER_ADMIN_TOKEN", hide_env_values = true, num_args = 1)]
+        admin_token: Option<String> = None => admin_token: Option<String> = non_blank,
+        /// Proxy worker threads (0 = one per CPU).
+        #[arg(long, env = "BALANCER_THREADS")]
+        threads: usize = 0 => threads: usize = threads,
+        /// round-robin | least-connections | weighted | consistent-hash
+        #[arg(long, env = "BALANCER_ALGORITHM")]
+        algorithm: String = "round-robin".into() => algorithm: Algorithm = parsed,
+        /// Consistent-hash key: `client-ip` or `header:NAME`.
+        #[arg(long, env = "BALANCER_HASH_KEY")]
+        hash_key: String = "client-ip".into() => hash_key: HashKey = parsed,
+        /// Static upstream `http://host:port`, optionally `#weight=N` (repeatable; disables managed workers).
+        #[arg(long = "backend", env = "BALANCER_BACKENDS", value_delimiter = ',')]
+        backends: Vec<BackendEntry> = Vec::new() => backends: Vec<StaticBackend> = static_backends,
+    }
+    sections {
+        workers: WorkersLayer => WorkerSettings,
+        health: HealthLayer => HealthSettings,
+        proxy: ProxyLayer => ProxySettings,
+        cache: CacheLayer => CacheSettings,
+        tls: TlsLayer => TlsSettings,
+        acme: AcmeLayer => AcmeSettings,
+    }
+    check crate::acme::check_certificate_source
+}
 
 /// Why the configuration was refused at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -79,11 +118,6 @@ impl Settings {
             overrides.workers.extra_args = Some([file_args, flag_args].concat());
         }
         overrides.layered_on(file).validate()
-    }
-
-    /// Validates one layer, defaults filling what it leaves unset.
-    pub fn validate(layer: Layer) -> Result<Self, ConfigError> {
-        layer.validate()
     }
 
     /// Managed workers run only when no static backend is configured.

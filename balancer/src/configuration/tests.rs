@@ -10,10 +10,11 @@ use clap::Parser;
 use super::*;
 
 fn parse(text: &str) -> Result<Settings, ConfigError> {
-    Settings::validate(toml::from_str(text).map_err(|e| ConfigError::Parse {
+    let layer: Layer = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: "test.toml".into(),
         source: Box::new(e),
-    })?)
+    })?;
+    layer.validate()
 }
 
 /// Loads `balancer [flags] --config FILE` where FILE holds `file`.
@@ -27,7 +28,7 @@ fn load(file: &str, flags: &[&str]) -> Result<Settings, ConfigError> {
 
 #[test]
 fn defaults_are_the_local_stack() {
-    let settings = Settings::validate(FileConfig::default()).unwrap();
+    let settings = Layer::default().validate().unwrap();
     assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(settings.admin_listen.to_string(), "127.0.0.1:8081");
     assert!(settings.managed_workers());
@@ -209,7 +210,7 @@ fn acme_flags_and_file_keys_meet_in_one_section() {
         "https://acme-staging-v02.api.letsencrypt.org/directory"
     );
     assert_eq!(acme.state_dir, std::path::Path::new("data/acme"));
-    let defaults = Settings::validate(FileConfig::default()).unwrap().acme;
+    let defaults = Layer::default().validate().unwrap().acme;
     assert!(!defaults.enabled());
     assert!((defaults.renew_before - 1.0 / 3.0).abs() < 1e-12);
     assert_eq!(

@@ -7,8 +7,8 @@ use futures_util::future::join_all;
 use tokio::time::{Instant, sleep_until};
 
 use super::CheckResult;
+use super::HealthSettings;
 use crate::backends::{Backend, BackendSet};
-use crate::configuration::HealthSettings;
 
 /// Runs until the backend set is dropped; spawn it on the main arbiter.
 pub async fn run(backends: Arc<BackendSet>, settings: HealthSettings) {

@@ -16,8 +16,8 @@ use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use super::ProxyError;
+use super::ProxySettings;
 use crate::backends::InFlight;
-use crate::configuration::ProxySettings;
 use crate::upstream::{BodyError, OutgoingBody};
 
 /// How the client delimits its request body.

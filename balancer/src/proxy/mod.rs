@@ -23,6 +23,7 @@ mod private_paths;
 mod request_filter;
 mod response_filter;
 mod retry;
+mod settings;
 mod state;
 mod upstream_request;
 mod upstream_select;
@@ -35,6 +36,7 @@ pub use error::ProxyError;
 pub use expose_upstream::ExposeUpstream;
 pub use headers::{RequestIds, TrustedProxies};
 pub use private_paths::PrivatePaths;
+pub use settings::{ProxyLayer, ProxySettings};
 pub use state::{ProxyState, upstream_client};
 
 use crate::cache::{CacheOutcome, Forward, HttpCache};

@@ -7,11 +7,12 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use actix_web::http::header::HeaderValue;
 
+use super::ProxySettings;
 use super::headers::{RequestIds, TrustedProxies};
 use super::private_paths::PrivatePaths;
 use crate::backends::{Backend, BackendSet};
 use crate::cache::HttpCache;
-use crate::configuration::{ProxySettings, Settings};
+use crate::configuration::Settings;
 use crate::selection::HashKey;
 use crate::upstream::UpstreamClient;
 

@@ -5,11 +5,13 @@
 mod error;
 mod redirect;
 mod server_config;
+mod settings;
 mod slot;
 mod static_files;
 
 pub use error::TlsError;
 pub use redirect::{HttpsPort, to_https};
 pub use server_config::server_config;
+pub use settings::{TlsLayer, TlsSettings};
 pub use slot::{CertificateInfo, CertificateSlot};
 pub use static_files::{StaticCertificate, describe, reload_on_hangup};

@@ -1,10 +1,9 @@
 //! Managed local workers: the supervisor starts N worker processes on free ports (each prints
 //! `backend listening on http://ADDR`), registers them as backends, restarts one that dies with
 //! exponential back-off, scales the count at run time, and stops them with SIGTERM (awaited).
-//! It also builds each worker's command line: the configured defaults merged with `--worker-arg`.
+//! How one worker is started, and its settings, are in [`spec`].
 
 use std::io;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,9 +17,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep};
 
 use crate::backends::{AddressError, Backend, BackendAddress, BackendSet};
-use crate::configuration::WorkerSettings;
 
-/// The line a worker prints once it accepts connections.
+mod spec;
+
+pub use spec::{WorkerSettings, WorkerSpec, WorkersLayer};
+
 /// A worker that ran this long before dying restarts with the minimum back-off again.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 
@@ -36,62 +37,6 @@ pub enum LaunchError {
     StartupTimeout(Duration),
     #[error("the worker exited before announcing its address")]
     ExitedEarly,
-}
-
-/// How to start one worker.
-#[derive(Debug, Clone)]
-pub struct WorkerSpec {
-    program: PathBuf,
-    args: Vec<String>,
-    startup_timeout: Duration,
-    backoff_min: Duration,
-    backoff_max: Duration,
-    stop_timeout: Duration,
-}
-
-impl WorkerSpec {
-    /// Without a configured command, a worker is this executable run as `balancer worker ...`.
-    pub fn new(settings: &WorkerSettings) -> io::Result<Self> {
-        let (program, mut args) = match &settings.command {
-            Some(command) => (PathBuf::from(command), Vec::new()),
-            None => (std::env::current_exe()?, vec!["worker".to_owned()]),
-        };
-        args.extend(worker_args(&settings.args, &settings.extra_args));
-        Ok(Self {
-            program,
-            args,
-            startup_timeout: settings.startup_timeout,
-            backoff_min: settings.restart_backoff_min,
-            backoff_max: settings.restart_backoff_max,
-            stop_timeout: settings.stop_timeout,
-        })
-    }
-}
-
-/// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:
-/// an explicit `--worker-arg` wins over the default of the same name. The backend would take
-/// the last of a repeated flag anyway; dropping the default keeps the command line (and
-/// `ps`) unambiguous, and serves a `--worker-command` whose parser refuses repeats.
-fn worker_args(defaults: &[String], extra: &[String]) -> Vec<String> {
-    let flag_name = |arg: &str| arg.split('=').next().unwrap_or(arg).to_owned();
-    let overridden: Vec<String> = extra
-        .iter()
-        .filter(|arg| arg.starts_with("--"))
-        .map(|arg| flag_name(arg))
-        .collect();
-    let mut kept = Vec::with_capacity(defaults.len() + extra.len());
-    let mut args = defaults.iter().peekable();
-    while let Some(arg) = args.next() {
-        if arg.starts_with("--") && overridden.contains(&flag_name(arg)) {
-            if !arg.contains('=') && args.peek().is_some_and(|next| !next.starts_with("--")) {
-                args.next();
-            }
-            continue;
-        }
-        kept.push(arg.clone());
-    }
-    kept.extend(extra.iter().cloned());
-    kept
 }
 
 /// What the admin API shows about a worker slot.
@@ -343,39 +288,5 @@ async fn terminate(mut child: Child, limit: Duration) {
             log::warn!("worker {:?} ignored SIGTERM; killing it", child.id());
             let _ = child.kill().await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::worker_args;
-
-    fn strings(args: &[&str]) -> Vec<String> {
-        args.iter().map(|arg| (*arg).to_owned()).collect()
-    }
-
-    #[test]
-    fn worker_args_replace_defaults_of_the_same_flag() {
-        let defaults = strings(&[
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--db-path",
-            "data/s.db",
-        ]);
-        let extra = strings(&["--db-path", "/tmp/x.db", "--threads=1", "--port=9"]);
-        assert_eq!(
-            worker_args(&defaults, &extra),
-            [
-                "--host",
-                "127.0.0.1",
-                "--db-path",
-                "/tmp/x.db",
-                "--threads=1",
-                "--port=9"
-            ]
-        );
-        assert_eq!(worker_args(&defaults, &[]), defaults);
     }
 }

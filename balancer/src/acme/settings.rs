@@ -1,12 +1,67 @@
-//! Validation of the `[acme]` settings: domain names HTTP-01 can prove, a `mailto:` contact,
+//! The `[acme]` settings: automatic certificates for the TLS listener, validated over HTTP-01
+//! on the plain listener. Their checks: domain names HTTP-01 can prove, a `mailto:` contact,
 //! an HTTPS directory URL, paths and the renewal fraction; and what they resolve to.
 
 use std::path::PathBuf;
 
-use super::sections::AcmeSettings;
-use super::{ConfigError, invalid};
+use crate::configuration::convert::{Checked, keep};
+use crate::configuration::{Settings, invalid, section};
 
-type Checked<T> = Result<T, ConfigError>;
+section! {
+    /// `[acme]`: automatic certificates (RFC 8555) for the TLS listener, validated over HTTP-01
+    /// on the plain listener.
+    AcmeLayer => AcmeSettings, "acme." {
+        /// Domain to get a certificate for (repeatable); any domain turns ACME on.
+        #[arg(long = "acme-domain", env = "BALANCER_ACME_DOMAINS", value_delimiter = ',', value_name = "NAME")]
+        domains: Vec<String> = Vec::new() => domains: Vec<String> = domain_names,
+        /// Contact for the ACME account, `mailto:you@example.com`.
+        #[arg(long = "acme-contact", env = "BALANCER_ACME_CONTACT", value_name = "URL")]
+        contact: Option<String> = None => contact: Option<String> = mailto,
+        /// ACME directory URL (default: Let's Encrypt production).
+        #[arg(long = "acme-directory", env = "BALANCER_ACME_DIRECTORY", value_name = "URL")]
+        directory: Option<String> = None => directory: Option<String> = https_url,
+        /// Use Let's Encrypt's staging directory (untrusted certificates, generous limits).
+        #[arg(long = "acme-staging", env = "BALANCER_ACME_STAGING", num_args = 0..=1,
+              default_missing_value = "true", value_name = "BOOL")]
+        staging: bool = false => staging: bool = keep,
+        /// Extra root certificate (PEM) trusted for the ACME server's own HTTPS, for test CAs.
+        #[arg(long = "acme-ca-root", env = "BALANCER_ACME_CA_ROOT", value_name = "FILE")]
+        ca_root: Option<String> = None => ca_root: Option<PathBuf> = optional_path,
+        /// Directory (made 0700) for the ACME account key and the certificate, kept across restarts.
+        #[arg(long = "acme-state-dir", env = "BALANCER_ACME_STATE_DIR", value_name = "DIR")]
+        state_dir: String = "data/acme".into() => state_dir: PathBuf = path,
+        /// Renew when this fraction of the certificate's lifetime is left (0 < f <= 1).
+        #[arg(long = "acme-renew-before", env = "BALANCER_ACME_RENEW_BEFORE", value_name = "FRACTION")]
+        renew_before: f64 = 1.0 / 3.0 => renew_before: f64 = fraction,
+    }
+    check check_acme
+}
+
+fn check_acme(a: &AcmeSettings) -> Checked<()> {
+    if a.staging && a.directory.is_some() {
+        return Err(invalid(
+            "acme.staging",
+            "cannot be combined with acme.directory",
+        ));
+    }
+    Ok(())
+}
+
+/// ACME certifies the TLS listener, which must exist and have no static certificate.
+pub(crate) fn check_certificate_source(s: &Settings) -> Checked<()> {
+    if !s.acme.enabled() {
+        return Ok(());
+    }
+    if s.tls.listen.is_none() {
+        return Err(invalid("acme.domains", "needs tls.listen"));
+    }
+    if s.tls.cert.is_some() {
+        let reason =
+            "cannot be combined with tls.cert: the certificate comes from ACME or from files";
+        return Err(invalid("acme.domains", reason));
+    }
+    Ok(())
+}
 
 /// Let's Encrypt's directories, as `--acme-staging` chooses between them.
 const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -29,7 +84,7 @@ impl AcmeSettings {
 }
 
 /// Lower-cased DNS names, duplicates dropped, in the given order.
-pub fn domain_names(field: &str, names: Vec<String>) -> Checked<Vec<String>> {
+fn domain_names(field: &str, names: Vec<String>) -> Checked<Vec<String>> {
     let mut checked: Vec<String> = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let name = name.trim().to_ascii_lowercase();
@@ -69,7 +124,7 @@ fn domain_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn mailto(field: &str, contact: Option<String>) -> Checked<Option<String>> {
+fn mailto(field: &str, contact: Option<String>) -> Checked<Option<String>> {
     match contact {
         Some(contact) => match contact.trim().strip_prefix("mailto:") {
             Some(address) if address.contains('@') && !address.contains(char::is_whitespace) => {
@@ -84,7 +139,7 @@ pub fn mailto(field: &str, contact: Option<String>) -> Checked<Option<String>> {
     }
 }
 
-pub fn https_url(field: &str, url: Option<String>) -> Checked<Option<String>> {
+fn https_url(field: &str, url: Option<String>) -> Checked<Option<String>> {
     match url {
         Some(url) if !url.starts_with("https://") || url.len() <= "https://".len() => Err(invalid(
             field,
@@ -94,19 +149,19 @@ pub fn https_url(field: &str, url: Option<String>) -> Checked<Option<String>> {
     }
 }
 
-pub fn path(field: &str, text: String) -> Checked<PathBuf> {
+fn path(field: &str, text: String) -> Checked<PathBuf> {
     if text.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
     Ok(PathBuf::from(text))
 }
 
-pub fn optional_path(field: &str, text: Option<String>) -> Checked<Option<PathBuf>> {
+fn optional_path(field: &str, text: Option<String>) -> Checked<Option<PathBuf>> {
     text.map(|text| path(field, text)).transpose()
 }
 
 /// A fraction of a lifetime: more than 0, at most 1.
-pub fn fraction(field: &str, value: f64) -> Checked<f64> {
+fn fraction(field: &str, value: f64) -> Checked<f64> {
     if value.is_finite() && value > 0.0 && value <= 1.0 {
         Ok(value)
     } else {

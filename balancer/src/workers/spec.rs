@@ -1,0 +1,142 @@
+//! How to start one worker: the `[workers]` settings, and each worker's command line (the
+//! configured defaults merged with `--worker-arg`).
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::configuration::convert::{Checked, keep, non_blank, positive_ms, worker_count};
+use crate::configuration::{invalid, section};
+
+section! {
+    /// `[workers]`: the managed backend worker processes (ignored with static backends).
+    WorkersLayer => WorkerSettings, "workers." {
+        /// Number of managed backend worker processes (ignored with static backends).
+        #[arg(long = "workers", env = "BALANCER_WORKERS", value_name = "N")]
+        count: usize = 2 => count: usize = worker_count,
+        /// Program run for each managed worker (default: this executable with `worker`).
+        #[arg(long = "worker-command", env = "BALANCER_WORKER_COMMAND", num_args = 1)]
+        command: Option<String> = None => command: Option<String> = non_blank,
+        /// The worker's arguments: only what the balancer decides (loopback, a free port, the
+        /// store every worker shares); the backend's own defaults apply to everything else.
+        #[arg(skip)]
+        args: Vec<String> = ["--host", "127.0.0.1", "--port", "0", "--db-path", "data/sentiment.db"]
+            .map(String::from).to_vec() => args: Vec<String> = keep,
+        /// Extra argument appended to the worker command (repeatable); a flag given here
+        /// replaces the default of the same name.
+        #[arg(long = "worker-arg", allow_hyphen_values = true, value_name = "ARG")]
+        extra_args: Vec<String> = Vec::new() => extra_args: Vec<String> = keep,
+        /// How long a worker may take to print `backend listening on http://...`.
+        #[arg(skip)]
+        startup_timeout_ms: u64 = 60_000 => startup_timeout: Duration = positive_ms,
+        /// Back-off before restarting a crashed worker; doubles per crash, reset after 30 s up.
+        #[arg(skip)]
+        restart_backoff_min_ms: u64 = 200 => restart_backoff_min: Duration = positive_ms,
+        #[arg(skip)]
+        restart_backoff_max_ms: u64 = 10_000 => restart_backoff_max: Duration = positive_ms,
+        /// Drain + SIGTERM, then SIGKILL after this.
+        #[arg(skip)]
+        stop_timeout_ms: u64 = 10_000 => stop_timeout: Duration = positive_ms,
+    }
+    check check_workers
+}
+
+fn check_workers(w: &WorkerSettings) -> Checked<()> {
+    if w.restart_backoff_max < w.restart_backoff_min {
+        return Err(invalid(
+            "workers.restart_backoff_max_ms",
+            "must be >= workers.restart_backoff_min_ms",
+        ));
+    }
+    Ok(())
+}
+
+/// How to start one worker.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub(super) program: PathBuf,
+    pub(super) args: Vec<String>,
+    pub(super) startup_timeout: Duration,
+    pub(super) backoff_min: Duration,
+    pub(super) backoff_max: Duration,
+    pub(super) stop_timeout: Duration,
+}
+
+impl WorkerSpec {
+    /// Without a configured command, a worker is this executable run as `balancer worker ...`.
+    pub fn new(settings: &WorkerSettings) -> io::Result<Self> {
+        let (program, mut args) = match &settings.command {
+            Some(command) => (PathBuf::from(command), Vec::new()),
+            None => (std::env::current_exe()?, vec!["worker".to_owned()]),
+        };
+        args.extend(worker_args(&settings.args, &settings.extra_args));
+        Ok(Self {
+            program,
+            args,
+            startup_timeout: settings.startup_timeout,
+            backoff_min: settings.restart_backoff_min,
+            backoff_max: settings.restart_backoff_max,
+            stop_timeout: settings.stop_timeout,
+        })
+    }
+}
+
+/// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:
+/// an explicit `--worker-arg` wins over the default of the same name. The backend would take
+/// the last of a repeated flag anyway; dropping the default keeps the command line (and
+/// `ps`) unambiguous, and serves a `--worker-command` whose parser refuses repeats.
+fn worker_args(defaults: &[String], extra: &[String]) -> Vec<String> {
+    let flag_name = |arg: &str| arg.split('=').next().unwrap_or(arg).to_owned();
+    let overridden: Vec<String> = extra
+        .iter()
+        .filter(|arg| arg.starts_with("--"))
+        .map(|arg| flag_name(arg))
+        .collect();
+    let mut kept = Vec::with_capacity(defaults.len() + extra.len());
+    let mut args = defaults.iter().peekable();
+    while let Some(arg) = args.next() {
+        if arg.starts_with("--") && overridden.contains(&flag_name(arg)) {
+            if !arg.contains('=') && args.peek().is_some_and(|next| !next.starts_with("--")) {
+                args.next();
+            }
+            continue;
+        }
+        kept.push(arg.clone());
+    }
+    kept.extend(extra.iter().cloned());
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_args;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn worker_args_replace_defaults_of_the_same_flag() {
+        let defaults = strings(&[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db-path",
+            "data/s.db",
+        ]);
+        let extra = strings(&["--db-path", "/tmp/x.db", "--threads=1", "--port=9"]);
+        assert_eq!(
+            worker_args(&defaults, &extra),
+            [
+                "--host",
+                "127.0.0.1",
+                "--db-path",
+                "/tmp/x.db",
+                "--threads=1",
+                "--port=9"
+            ]
+        );
+        assert_eq!(worker_args(&defaults, &[]), defaults);
+    }
+}

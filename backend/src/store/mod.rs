@@ -49,6 +49,11 @@ impl Recorded {
 /// The outcome of one analysis of a batch: each succeeds or fails on its own.
 pub type Outcome = Result<Recorded, StoreError>;
 
+/// Stores a batch on the calling thread, blocking it until the batch is durable, with the
+/// contract of [`Store::insert_batch`].
+pub type BlockingWriter =
+    Box<dyn FnMut(Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError> + Send>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("`{0}` is not an id from this history")]
@@ -128,6 +133,15 @@ pub trait Store: Send + Sync + 'static {
     /// within the idempotency window gives `Replayed` for the same text and
     /// `IdempotencyKeyReused` for another; an older one is released for the new analysis.
     async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError>;
+
+    /// For a store whose writes are blocking work anyway (SQLite), the same writes as a
+    /// [`BlockingWriter`], which the group committer runs on a thread of its own. Through
+    /// `insert_batch`, every batch went from the committer's task to the blocking pool and back,
+    /// two thread hand-overs more; with batches of one or two at moderate load, those wake-ups
+    /// cost about 15 % of a worker's CPU per analysis (`loadtest/bench-cpu --only stack`).
+    fn blocking_writer(&self) -> Option<BlockingWriter> {
+        None
+    }
 
     /// Reads one page of history, newest first.
     async fn history(&self, page: HistoryPage<'_>) -> Result<Vec<Analysis>, StoreError>;

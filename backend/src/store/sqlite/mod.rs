@@ -21,7 +21,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, params};
 use vader::Scores;
 
-use super::{HistoryPage, Outcome, Store, StoreError};
+use super::{BlockingWriter, HistoryPage, Outcome, Store, StoreError};
 use crate::analysis::{Analysis, NewAnalysis};
 use crate::configuration::{SqliteSynchronous, StoreSettings};
 
@@ -61,8 +61,29 @@ impl SqliteStore {
         })
     }
 
-    fn writer_lock_path(&self) -> PathBuf {
-        writer_lock_path(&self.path)
+    /// Writes a batch on the calling thread: this process's writer connection, in turn with
+    /// the writers of other processes.
+    fn batch_writer(
+        &self,
+    ) -> impl FnMut(Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError> + Send + 'static {
+        let writer = Arc::clone(&self.writer);
+        let window = self.idempotency_window;
+        let lock_path = writer_lock_path(&self.path);
+        move |batch| {
+            let mut writer = writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Writer { connection, turn } = &mut *writer;
+            let lock_error = |source| StoreError::WriterLock {
+                path: lock_path.clone(),
+                source,
+            };
+            // The kernel releases the lock if this process dies while holding it.
+            turn.lock().map_err(lock_error)?;
+            let inserted = insert::insert_all(connection, batch, window);
+            turn.unlock().map_err(lock_error)?;
+            inserted
+        }
     }
 
     /// Runs blocking SQLite work off the async threads.
@@ -155,25 +176,12 @@ fn row_to_analysis(row: &rusqlite::Row<'_>) -> rusqlite::Result<Analysis> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_batch(&self, batch: Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError> {
-        let writer = Arc::clone(&self.writer);
-        let window = self.idempotency_window;
-        let lock_path = self.writer_lock_path();
-        self.blocking(move || {
-            let mut writer = writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let Writer { connection, turn } = &mut *writer;
-            let lock_error = |source| StoreError::WriterLock {
-                path: lock_path.clone(),
-                source,
-            };
-            // The kernel releases the lock if this process dies while holding it.
-            turn.lock().map_err(lock_error)?;
-            let inserted = insert::insert_all(connection, batch, window);
-            turn.unlock().map_err(lock_error)?;
-            inserted
-        })
-        .await
+        let mut write = self.batch_writer();
+        self.blocking(move || write(batch)).await
+    }
+
+    fn blocking_writer(&self) -> Option<BlockingWriter> {
+        Some(Box::new(self.batch_writer()))
     }
 
     async fn history(&self, page: HistoryPage<'_>) -> Result<Vec<Analysis>, StoreError> {

@@ -1,13 +1,13 @@
 //! Group commit: concurrent analyses are written in batches, one transaction per batch.
 //!
 //! Requests queue their analysis with a reply channel; a single writer takes everything
-//! waiting (up to the batch limit), writes it in one batch, and answers each request
-//! with its own outcome only once its batch is durable. The writer is a thread of its own when
-//! the store's writes block (SQLite, [`Store::blocking_writer`]), else a task calling
-//! `insert_batch`. While one batch commits, the next one
-//! gathers, so a slow commit raises the batch size instead of lowering throughput. One analysis
-//! failing (a reused idempotency key, a refused document) fails only its own request; a batch
-//! the store cannot vouch for fails exactly the requests in it.
+//! waiting (up to the batch limit), writes it in one batch, and answers each request with its
+//! own outcome only once its batch is durable. The writer is a thread of its own when the
+//! store's writes block (SQLite, [`Store::blocking_writer`]), else a task calling
+//! `insert_batch`. While one batch commits, the next one gathers, so a slow commit raises the
+//! batch size instead of lowering throughput. One analysis failing (a reused idempotency key, a
+//! refused document) fails only its own request; a batch the store cannot vouch for fails
+//! exactly the requests in it.
 
 use std::sync::Arc;
 

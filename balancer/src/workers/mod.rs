@@ -3,6 +3,8 @@
 //! exponential back-off, scales the count at run time, and stops them with SIGTERM (awaited).
 //! How one worker is started, and its settings, are in [`spec`].
 
+mod spec;
+
 use std::io;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -17,8 +19,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep};
 
 use crate::backends::{AddressError, Backend, BackendAddress, BackendSet};
-
-mod spec;
 
 pub use spec::{WorkerSettings, WorkerSpec, WorkersLayer};
 

@@ -63,13 +63,11 @@ impl SqliteStore {
 
     /// Writes a batch on the calling thread: this process's writer connection, in turn with
     /// the writers of other processes.
-    fn batch_writer(
-        &self,
-    ) -> impl FnMut(Vec<NewAnalysis>) -> Result<Vec<Outcome>, StoreError> + Send + 'static {
+    fn batch_writer(&self) -> BlockingWriter {
         let writer = Arc::clone(&self.writer);
         let window = self.idempotency_window;
         let lock_path = writer_lock_path(&self.path);
-        move |batch| {
+        Box::new(move |batch| {
             let mut writer = writer
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -83,7 +81,7 @@ impl SqliteStore {
             let inserted = insert::insert_all(connection, batch, window);
             turn.unlock().map_err(lock_error)?;
             inserted
-        }
+        })
     }
 
     /// Runs blocking SQLite work off the async threads.
@@ -181,7 +179,7 @@ impl Store for SqliteStore {
     }
 
     fn blocking_writer(&self) -> Option<BlockingWriter> {
-        Some(Box::new(self.batch_writer()))
+        Some(self.batch_writer())
     }
 
     async fn history(&self, page: HistoryPage<'_>) -> Result<Vec<Analysis>, StoreError> {

@@ -63,12 +63,15 @@ def wait_http(url, limit=30.0, what="benchmark"):
     raise SystemExit(f"{what}: {url} never answered 200")
 
 
-def render_peer(scratch, name, workers=1, same_headers=False):
-    """Writes loadtest/peers/NAME.*.tmpl into `scratch` with its folders; returns the path."""
+def render_peer(scratch, name, workers=1, same_headers=False, ports=None):
+    """Writes loadtest/peers/NAME.*.tmpl into `scratch` with its folders; returns the path.
+    `ports` maps a port of the template to the one this copy listens on."""
     template = next(PEERS.glob(f"{name}.*.tmpl"))
     text = template.read_text().replace("@P@", str(scratch)).replace("@WORKERS@", str(workers))
     if same_headers:
         text = text.replace("proxy_set_header Host $host;", SAME_HEADERS)
+    for old, new in (ports or {}).items():
+        text = text.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
     for sub in ["run", "logs", f"tmp/{name}", "cache/nginx"]:
         os.makedirs(os.path.join(scratch, sub), exist_ok=True)
     path = os.path.join(scratch, template.name.removesuffix(".tmpl"))

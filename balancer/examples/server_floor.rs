@@ -62,10 +62,12 @@ fn actix_http_floor(address: SocketAddr) -> std::io::Result<()> {
     use actix_http::{HttpService, Request, Response, header};
     use actix_service::fn_service;
     actix_web::rt::System::new().block_on(async move {
+        let listener = std::net::TcpListener::bind(address)?;
+        announce(listener.local_addr()?)?;
         let server = actix_server::Server::build()
             .workers(1)
             .backlog(4096)
-            .bind("floor", address, || {
+            .listen("floor", listener, || {
                 HttpService::build()
                     .finish(fn_service(|_: Request| async {
                         let mut response = Response::with_body(
@@ -85,7 +87,6 @@ fn actix_http_floor(address: SocketAddr) -> std::io::Result<()> {
                     }))
                     .tcp()
             })?;
-        announce(address)?;
         server.run().await
     })
 }

@@ -32,13 +32,19 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// Extra names listed in a `Connection` header are hop-by-hop too.
+/// Extra names listed in a `Connection` header are hop-by-hop too. The usual `close` and
+/// `keep-alive` are options or already dropped, so they are skipped before parsing: the list is
+/// then empty and allocates nothing.
 fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
     headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|option| {
+            !option.eq_ignore_ascii_case("close") && !option.eq_ignore_ascii_case("keep-alive")
+        })
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect()
 }
 
@@ -48,17 +54,37 @@ pub fn end_to_end<'a>(
     headers: &'a HeaderMap,
     also_skip: &'a [HeaderName],
 ) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> {
+    let passes = passed_on(headers, also_skip);
+    headers.iter().filter(move |(name, _)| passes(name))
+}
+
+/// [`end_to_end`] in place: drops from `headers` what a proxy does not pass on. That is a field
+/// or two (`Content-Length`, `Connection`), so each is found by a scan of the few keys and
+/// removed, which allocates nothing (actix's `retain` collects every key into a `Vec` first).
+pub fn keep_end_to_end(headers: &mut HeaderMap) {
+    let passes = passed_on(headers, &[]);
+    while let Some(name) = headers.keys().find(|name| !passes(name)).cloned() {
+        headers.remove(name);
+    }
+}
+
+/// Whether a header of `headers` is passed on: not hop-by-hop, not listed in `Connection`, not
+/// framing, not in `also_skip`.
+fn passed_on<'a>(
+    headers: &HeaderMap,
+    also_skip: &'a [HeaderName],
+) -> impl Fn(&HeaderName) -> bool + 'a {
     let listed = if headers.contains_key(header::CONNECTION) {
         connection_listed(headers)
     } else {
         Vec::new()
     };
-    headers.iter().filter(move |(name, _)| {
+    move |name| {
         !is_hop_by_hop(name)
-            && **name != header::CONTENT_LENGTH
+            && *name != header::CONTENT_LENGTH
             && !also_skip.contains(name)
             && !listed.contains(name)
-    })
+    }
 }
 
 /// Request headers dropped when the cache fetches a full copy for itself (it serves the
@@ -307,6 +333,47 @@ mod tests {
                 "x-request-id: id-1",
             ]
         );
+    }
+
+    #[test]
+    fn a_response_keeps_its_end_to_end_headers_in_place_every_value_of_them() {
+        let mut headers = HeaderMap::new();
+        let fields = [
+            ("connection", "close, x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "12"),
+            ("content-type", "text/plain"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+        ];
+        for (name, value) in fields {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let copied: Vec<_> = end_to_end(&headers, &[])
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        keep_end_to_end(&mut headers);
+        let mut kept: Vec<_> = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            [
+                "content-type: text/plain",
+                "set-cookie: a=1",
+                "set-cookie: b=2"
+            ]
+        );
+        let mut copied = copied;
+        copied.sort();
+        assert_eq!(copied, kept, "the copying and the in-place filter agree");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 
 use super::body::{self, Guarded, content_length};
-use super::headers::end_to_end;
+use super::headers::keep_end_to_end;
 use super::state::Session;
 use super::upstream_request::Forwarded;
 use crate::cache::{CACHE_STATUS, CacheOutcome, CachedResponse, head_body};
@@ -25,7 +25,7 @@ pub fn from_upstream(
     read: Option<Bytes>,
 ) -> HttpResponse {
     let Forwarded {
-        response,
+        mut response,
         backend,
         in_flight,
     } = forwarded;
@@ -33,9 +33,8 @@ pub fn from_upstream(
     let length = content_length(response.headers());
     let mut client_response = HttpResponse::build(code).finish();
     let headers = client_response.headers_mut();
-    for (name, value) in end_to_end(response.headers(), &[]) {
-        headers.append(name.clone(), value.clone());
-    }
+    *headers = response.take_headers();
+    keep_end_to_end(headers);
     let bodiless = *session.req.method() == Method::HEAD
         || code == StatusCode::NO_CONTENT
         || code == StatusCode::NOT_MODIFIED;

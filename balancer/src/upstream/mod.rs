@@ -346,6 +346,12 @@ impl UpstreamResponse {
         &self.headers
     }
 
+    /// The headers, moved out (an empty map is left): the client's response takes them over
+    /// instead of copying them field by field.
+    pub fn take_headers(&mut self) -> HeaderMap {
+        std::mem::take(&mut self.headers)
+    }
+
     /// The whole body, if it arrived with the head and has not been read yet.
     pub fn take_complete_body(&mut self) -> Option<Bytes> {
         match &mut self.body {

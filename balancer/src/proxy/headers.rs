@@ -32,18 +32,16 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// Extra names listed in a `Connection` header are hop-by-hop too. The usual `close` and
-/// `keep-alive` are options or already dropped, so they are skipped before parsing: the list is
-/// then empty and allocates nothing.
+/// Extra names listed in a `Connection` header are hop-by-hop too. The usual `keep-alive` (what
+/// nginx answers with) names a field dropped anyway, so it is skipped before parsing: the list
+/// is then empty and allocates nothing.
 fn connection_listed(headers: &HeaderMap) -> Vec<HeaderName> {
     headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|option| {
-            !option.eq_ignore_ascii_case("close") && !option.eq_ignore_ascii_case("keep-alive")
-        })
+        .filter(|option| !option.eq_ignore_ascii_case("keep-alive"))
         .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect()
 }

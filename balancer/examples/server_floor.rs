@@ -8,15 +8,16 @@
 //! is today (an `App` over actix-http); `actix-http` drops the `App` layer (routing, the
 //! `HttpRequest` pool, extractors); `hyper` is hyper 1.x's HTTP/1 connection on tokio.
 
+#[path = "shared/answer.rs"]
+mod answer;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+use answer::{BODY, CONTENT_TYPE};
 use backend::contract::startup_line;
 use bytes::Bytes;
 
-const BODY: &str =
-    r#"{"status":"ok","message":"a small static answer from the benchmark upstream"}"#;
-const CONTENT_TYPE: &str = "application/json";
 const CACHE_CONTROL: &str = "no-store";
 
 fn main() -> std::io::Result<()> {

@@ -4,22 +4,23 @@
 //! `GET /plain` answers with `Cache-Control: no-store`, `GET /cached` with `max-age=600`;
 //! `/readyz` and `/health` answer 200 for the balancer's and HAProxy's health checks.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use backend::contract::startup_line;
+#[path = "shared/answer.rs"]
+mod answer;
 
-const BODY: &str =
-    r#"{"status":"ok","message":"a small static answer from the benchmark upstream"}"#;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use answer::{BODY, CONTENT_TYPE};
+use backend::contract::startup_line;
 
 async fn plain() -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(CONTENT_TYPE)
         .insert_header(("cache-control", "no-store"))
         .body(BODY)
 }
 
 async fn cached() -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(CONTENT_TYPE)
         .insert_header(("cache-control", "public, max-age=600"))
         .body(BODY)
 }

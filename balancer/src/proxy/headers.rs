@@ -352,7 +352,7 @@ mod tests {
                 HeaderValue::from_static(value),
             );
         }
-        let copied: Vec<_> = end_to_end(&headers, &[])
+        let mut copied: Vec<_> = end_to_end(&headers, &[])
             .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
             .collect();
         keep_end_to_end(&mut headers);
@@ -369,7 +369,6 @@ mod tests {
                 "set-cookie: b=2"
             ]
         );
-        let mut copied = copied;
         copied.sort();
         assert_eq!(copied, kept, "the copying and the in-place filter agree");
     }

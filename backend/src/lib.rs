@@ -8,7 +8,7 @@ pub mod configuration;
 pub mod contract;
 pub mod error;
 pub mod idempotency;
-mod legacy_env;
+pub mod legacy_env;
 pub mod middleware;
 pub mod routes;
 pub mod sentiment;

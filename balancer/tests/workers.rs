@@ -8,11 +8,19 @@ use test_support::balancer::{
 };
 
 fn managed(dir: &tempfile::TempDir, count: &str) -> Balancer {
+    managed_with(
+        dir,
+        count,
+        &["--worker-arg", "--workers", "--worker-arg", "1"],
+    )
+}
+
+fn managed_with(dir: &tempfile::TempDir, count: &str, more: &[&str]) -> Balancer {
     let db = dir.path().join("sentiment.db");
     let static_dir = dir.path().join("static");
     std::fs::create_dir_all(&static_dir).unwrap();
     std::fs::write(static_dir.join("index.html"), "<h1>hi</h1>").unwrap();
-    Balancer::start(&[
+    let mut args = vec![
         "--workers",
         count,
         "--worker-arg",
@@ -23,11 +31,27 @@ fn managed(dir: &tempfile::TempDir, count: &str) -> Balancer {
         "--static-dir",
         "--worker-arg",
         static_dir.to_str().unwrap(),
-        "--worker-arg",
-        "--workers",
-        "--worker-arg",
-        "1",
-    ])
+    ];
+    args.extend_from_slice(more);
+    Balancer::start(&args)
+}
+
+/// A running worker's command line, one argument per item.
+fn command_line(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    raw.split(|byte| *byte == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect()
+}
+
+/// The values of `--threads` on a command line.
+fn threads_given(args: &[String]) -> Vec<&str> {
+    args.iter()
+        .zip(args.iter().skip(1))
+        .filter(|(flag, _)| *flag == "--threads")
+        .map(|(_, value)| value.as_str())
+        .collect()
 }
 
 async fn worker_pids(client: &reqwest::Client, balancer: &Balancer) -> Vec<u32> {
@@ -97,6 +121,36 @@ async fn real_workers_serve_analyses_and_history_shows_them_at_once() {
     assert_eq!(test_support::balancer::get(&client, &index).await.0, 200);
     let (status, _, cache, _) = test_support::balancer::get(&client, &index).await;
     assert_eq!((status, cache.as_str()), (200, "HIT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_share_the_cpus_unless_their_threads_are_chosen() {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let client = client();
+    for (count, more, expected) in [
+        ("2", &[][..], (cpus / 2).max(1).to_string()),
+        ("1", &[][..], cpus.to_string()),
+        ("2", &["--worker-arg", "--threads=3"][..], String::new()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let balancer = managed_with(&dir, count, more);
+        let wanted: usize = count.parse().unwrap();
+        assert!(
+            eventually(Duration::from_secs(30), || async {
+                healthy_count(&client, &balancer).await == wanted
+            })
+            .await
+        );
+        for pid in worker_pids(&client, &balancer).await {
+            let args = command_line(pid);
+            if expected.is_empty() {
+                assert!(threads_given(&args).is_empty(), "{args:?}");
+                assert!(args.iter().any(|arg| arg == "--threads=3"), "{args:?}");
+            } else {
+                assert_eq!(threads_given(&args), [expected.as_str()], "{args:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

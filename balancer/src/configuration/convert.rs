@@ -62,14 +62,6 @@ pub fn non_blank(field: &str, text: Option<String>) -> Checked<Option<String>> {
     }
 }
 
-/// 0 means one per CPU.
-pub fn threads(_: &str, count: usize) -> Checked<usize> {
-    Ok(match count {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        n => n,
-    })
-}
-
 pub fn worker_count(field: &str, count: usize) -> Checked<usize> {
     limits::check_workers(count).map_err(|e| invalid(field, e.to_string()))
 }

@@ -20,8 +20,9 @@ pub use crate::health::{HealthLayer, HealthSettings};
 pub use crate::proxy::{ProxyLayer, ProxySettings};
 use crate::selection::{Algorithm, HashKey};
 pub use crate::tls::{TlsLayer, TlsSettings};
+use crate::workers::cpu_share;
 pub use crate::workers::{WorkerSettings, WorkersLayer};
-use convert::{address, non_blank, parsed, threads};
+use convert::{address, keep, non_blank, parsed};
 pub(crate) use convert::{prefix as checked_prefix, prefixes as checked_prefixes};
 pub(crate) use section::section;
 
@@ -37,9 +38,9 @@ section! {
         /// Bearer token for the admin API; generated and printed when absent.
         #[arg(long, env = "BALANCER_ADMIN_TOKEN", hide_env_values = true, num_args = 1)]
         admin_token: Option<String> = None => admin_token: Option<String> = non_blank,
-        /// Proxy worker threads (0 = one per CPU).
+        /// Proxy worker threads (0 = one per CPU, or half the CPUs beside managed workers).
         #[arg(long, env = "BALANCER_THREADS")]
-        threads: usize = 0 => threads: usize = threads,
+        threads: usize = 0 => threads: usize = keep,
         /// round-robin | least-connections | weighted | consistent-hash
         #[arg(long, env = "BALANCER_ALGORITHM")]
         algorithm: String = "round-robin".into() => algorithm: Algorithm = parsed,
@@ -123,6 +124,16 @@ impl Settings {
     /// Managed workers run only when no static backend is configured.
     pub fn managed_workers(&self) -> bool {
         self.backends.is_empty()
+    }
+
+    /// The proxy threads to run: `threads`, or when 0 a thread per CPU, or beside managed
+    /// workers the balancer's share of the CPUs.
+    pub fn proxy_threads(&self) -> usize {
+        match self.threads {
+            0 if self.managed_workers() => cpu_share::balancer_threads(cpu_share::available_cpus()),
+            0 => cpu_share::available_cpus(),
+            chosen => chosen,
+        }
     }
 }
 

@@ -119,6 +119,15 @@ fn a_flag_beats_the_file_which_beats_the_default() {
 }
 
 #[test]
+fn proxy_threads_leave_managed_workers_their_share_of_the_cpus() {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(load("", &[]).unwrap().proxy_threads(), (cpus / 2).max(1));
+    let static_backend = ["--backend", "http://127.0.0.1:1"];
+    assert_eq!(load("", &static_backend).unwrap().proxy_threads(), cpus);
+    assert_eq!(load("threads = 3", &[]).unwrap().proxy_threads(), 3);
+}
+
+#[test]
 fn a_repeated_flag_takes_the_last_value() {
     let settings = load("", &["--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2"]).unwrap();
     assert_eq!(settings.listen.to_string(), "127.0.0.1:2");

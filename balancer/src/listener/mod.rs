@@ -64,7 +64,7 @@ pub fn public_server(
         proxy.trusted_proxies.clone(),
     ));
     let builder = actix_server::Server::build()
-        .workers(settings.threads)
+        .workers(settings.proxy_threads())
         .backlog(4096)
         .shutdown_timeout(proxy.shutdown_timeout.as_secs())
         .disable_signals();

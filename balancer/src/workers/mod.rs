@@ -3,6 +3,7 @@
 //! exponential back-off, scales the count at run time, and stops them with SIGTERM (awaited).
 //! How one worker is started, and its settings, are in [`spec`].
 
+pub(crate) mod cpu_share;
 mod spec;
 
 use std::io;

@@ -1,5 +1,6 @@
 //! How to start one worker: the `[workers]` settings, and each worker's command line (the
-//! configured defaults merged with `--worker-arg`).
+//! configured defaults merged with `--worker-arg`, and the worker's share of the CPUs unless
+//! something already sets its threads).
 
 use std::io;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use crate::configuration::convert::{Checked, keep, non_blank, positive_ms, worker_count};
 use crate::configuration::{invalid, section};
+use crate::workers::cpu_share;
 
 section! {
     /// `[workers]`: the managed backend worker processes (ignored with static backends).
@@ -18,7 +20,9 @@ section! {
         #[arg(long = "worker-command", env = "BALANCER_WORKER_COMMAND", num_args = 1)]
         command: Option<String> = None => command: Option<String> = non_blank,
         /// The worker's arguments: only what the balancer decides (loopback, a free port, the
-        /// store every worker shares); the backend's own defaults apply to everything else.
+        /// store every worker shares); the backend's own defaults apply to everything else but
+        /// its threads, `--threads` CPUs / `count` (see `cpu_share`) unless set here, in
+        /// `extra_args` or by `BACKEND_THREADS`.
         #[arg(skip)]
         args: Vec<String> = ["--host", "127.0.0.1", "--port", "0", "--db-path", "data/sentiment.db"]
             .map(String::from).to_vec() => args: Vec<String> = keep,
@@ -69,7 +73,12 @@ impl WorkerSpec {
             Some(command) => (PathBuf::from(command), Vec::new()),
             None => (std::env::current_exe()?, vec!["worker".to_owned()]),
         };
-        args.extend(worker_args(&settings.args, &settings.extra_args));
+        let mut defaults = settings.args.clone();
+        if !threads_in_args(&settings.args, &settings.extra_args) && !threads_in_environment() {
+            let threads = cpu_share::worker_threads(cpu_share::available_cpus(), settings.count);
+            defaults.extend(["--threads".to_owned(), threads.to_string()]);
+        }
+        args.extend(worker_args(&defaults, &settings.extra_args));
         Ok(Self {
             program,
             args,
@@ -79,6 +88,25 @@ impl WorkerSpec {
             stop_timeout: settings.stop_timeout,
         })
     }
+}
+
+/// Whether the worker's arguments set its threads: the backend's `--threads`, or `--workers`,
+/// its old name.
+fn threads_in_args(args: &[String], extra: &[String]) -> bool {
+    let flag_named = |arg: &String| {
+        let name = arg.split('=').next().unwrap_or(arg);
+        name == "--threads" || name == "--workers"
+    };
+    args.iter().chain(extra).any(flag_named)
+}
+
+/// Whether the environment the workers inherit sets their threads (`BACKEND_THREADS`, or its
+/// old name), which a flag from us would override.
+fn threads_in_environment() -> bool {
+    backend::legacy_env::LEGACY_ENV
+        .iter()
+        .filter(|(new, _)| *new == "BACKEND_THREADS")
+        .any(|(new, old)| std::env::var_os(new).is_some() || std::env::var_os(old).is_some())
 }
 
 /// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:
@@ -109,7 +137,7 @@ fn worker_args(defaults: &[String], extra: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::worker_args;
+    use super::{threads_in_args, worker_args};
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|arg| (*arg).to_owned()).collect()
@@ -138,5 +166,14 @@ mod tests {
             ]
         );
         assert_eq!(worker_args(&defaults, &[]), defaults);
+    }
+
+    #[test]
+    fn a_threads_flag_in_either_list_sets_the_workers_threads() {
+        let none = strings(&["--port", "0"]);
+        assert!(threads_in_args(&none, &strings(&["--threads", "3"])));
+        assert!(threads_in_args(&strings(&["--threads=3"]), &none));
+        assert!(threads_in_args(&none, &strings(&["--workers", "3"])));
+        assert!(!threads_in_args(&none, &strings(&["--batch-max", "8"])));
     }
 }

@@ -1,14 +1,14 @@
 //! How a balancer that manages its workers shares the machine's CPUs with them. Left to their
 //! own defaults, the balancer and every worker each start a thread per CPU: on two CPUs the
-//! local stack ran six threads that all woke for each request. Measured there (two workers,
-//! `POST /analyze` at 5,000/s over 20 connections, CPU per POST from `/proc`, two passes of
-//! three rounds): a thread per CPU everywhere cost the balancer 45-55 us and the workers 67-84
-//! us per POST; one proxy thread and one HTTP thread per worker, 40-48 and 64-78 us; saturated
-//! POST (`wrk -t1 -c50`) and cache-hit throughput unchanged within the spread. So the default
-//! divides the CPUs: half for the balancer (which alone serves cache hits), the CPUs over the
-//! worker count for each worker, at least one thread each. `threads` and a worker's
-//! `--threads` still choose otherwise; static backends run elsewhere and leave the balancer a
-//! thread per CPU.
+//! local stack ran six request threads that took turns waking for each POST. Measured there
+//! (two workers, `POST /analyze` at 5,000/s over 20 connections, CPU per POST from `/proc`,
+//! nine rounds of each build alternating, medians): balancer 52.3 -> 45.0 us, workers 80.8 ->
+//! 71.5 us per POST with one proxy thread and one HTTP thread per worker; saturated POST
+//! (`wrk -t1 -c50`) and cache-hit throughput the same within the spread (balancer/README.md).
+//! So the default divides the CPUs: half for the balancer (which alone serves cache hits), the
+//! CPUs over the worker count for each worker, at least one thread each. `threads` and a
+//! worker's `--threads` still choose otherwise; static backends run elsewhere and leave the
+//! balancer a thread per CPU.
 
 /// The CPUs this process may run on (its affinity mask, so `taskset` counts).
 pub fn available_cpus() -> usize {

@@ -103,10 +103,14 @@ fn threads_in_args(args: &[String], extra: &[String]) -> bool {
 /// Whether the environment the workers inherit sets their threads (`BACKEND_THREADS`, or its
 /// old name), which a flag from us would override.
 fn threads_in_environment() -> bool {
-    backend::legacy_env::LEGACY_ENV
+    const NAME: &str = "BACKEND_THREADS";
+    let old_name = backend::legacy_env::LEGACY_ENV
         .iter()
-        .filter(|(new, _)| *new == "BACKEND_THREADS")
-        .any(|(new, old)| std::env::var_os(new).is_some() || std::env::var_os(old).is_some())
+        .find(|(new, _)| *new == NAME)
+        .map(|(_, old)| *old);
+    std::iter::once(NAME)
+        .chain(old_name)
+        .any(|name| std::env::var_os(name).is_some())
 }
 
 /// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:

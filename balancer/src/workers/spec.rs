@@ -93,11 +93,9 @@ impl WorkerSpec {
 /// Whether the worker's arguments set its threads: the backend's `--threads`, or `--workers`,
 /// its old name.
 fn threads_in_args(args: &[String], extra: &[String]) -> bool {
-    let flag_named = |arg: &String| {
-        let name = arg.split('=').next().unwrap_or(arg);
-        name == "--threads" || name == "--workers"
-    };
-    args.iter().chain(extra).any(flag_named)
+    args.iter()
+        .chain(extra)
+        .any(|arg| matches!(flag_name(arg), "--threads" | "--workers"))
 }
 
 /// Whether the environment the workers inherit sets their threads (`BACKEND_THREADS`, or its
@@ -113,13 +111,17 @@ fn threads_in_environment() -> bool {
         .any(|name| std::env::var_os(name).is_some())
 }
 
+/// A `--flag` or `--flag=value` argument's flag.
+fn flag_name(arg: &str) -> &str {
+    arg.split('=').next().unwrap_or(arg)
+}
+
 /// The default arguments, minus each `--flag [value]` that `extra` sets again, then `extra`:
 /// an explicit `--worker-arg` wins over the default of the same name. The backend would take
 /// the last of a repeated flag anyway; dropping the default keeps the command line (and
 /// `ps`) unambiguous, and serves a `--worker-command` whose parser refuses repeats.
 fn worker_args(defaults: &[String], extra: &[String]) -> Vec<String> {
-    let flag_name = |arg: &str| arg.split('=').next().unwrap_or(arg).to_owned();
-    let overridden: Vec<String> = extra
+    let overridden: Vec<&str> = extra
         .iter()
         .filter(|arg| arg.starts_with("--"))
         .map(|arg| flag_name(arg))

@@ -2,16 +2,24 @@
 //! backend as HTTP/1.1 with `Host` and `X-Forwarded-Proto: https`; TLS 1.0 and 1.1 are
 //! refused; `--redirect-http` sends plain requests to HTTPS except ACME challenges; HSTS is
 //! sent over TLS only; cache entries are kept apart per scheme; a silent client cannot hold a
-//! connection slot past the handshake timeout.
+//! connection slot past the handshake timeout; a returning client resumes with the one ticket
+//! each handshake issues.
 
 mod tls_support;
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rustls::NamedGroup;
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
+use rustls::pki_types::ServerName;
 use test_support::balancer::{Upstream, config_file};
 use test_support::poll::wait_for;
-use tls_support::{Pki, curl, curl_https, start_tls};
+use tls_support::{Pki, TlsConnection, client_config, curl, curl_https, start_tls};
 
 #[test]
 fn http1_and_http2_reach_the_backend_as_http1_with_host_and_forwarded_proto() {
@@ -238,4 +246,70 @@ fn one_http2_connection_has_at_most_128_requests_in_progress() {
             .load(std::sync::atomic::Ordering::SeqCst),
         128
     );
+}
+
+#[test]
+fn a_returning_client_resumes_its_session_with_the_one_ticket_each_handshake_issues() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    let tickets = Arc::new(CountedTickets::default());
+    let config = client_config(&pki.ca(), Some(tickets.clone()));
+    for (handshake, resumed) in [(1, false), (2, true), (3, true)] {
+        let mut connection = TlsConnection::open_with(config.clone(), &tls);
+        assert_eq!(connection.resumed(), resumed, "handshake {handshake}");
+        // Tickets follow the handshake; a request's answer is read after them.
+        assert_eq!(connection.get("/").0, 200);
+        // One per handshake (nginx sends two on a full one): each is used once, and every
+        // connection, resumed or not, brings the next.
+        assert_eq!(tickets.issued.load(Ordering::SeqCst), handshake);
+    }
+}
+
+/// The client's session cache, counting the TLS 1.3 tickets the server issues.
+#[derive(Debug)]
+struct CountedTickets {
+    sessions: ClientSessionMemoryCache,
+    issued: AtomicUsize,
+}
+
+impl Default for CountedTickets {
+    fn default() -> Self {
+        Self {
+            sessions: ClientSessionMemoryCache::new(16),
+            issued: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ClientSessionStore for CountedTickets {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+        self.sessions.set_kx_hint(name, group)
+    }
+
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.sessions.kx_hint(name)
+    }
+
+    fn set_tls12_session(&self, name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.sessions.set_tls12_session(name, value)
+    }
+
+    fn tls12_session(&self, name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.sessions.tls12_session(name)
+    }
+
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.sessions.remove_tls12_session(name)
+    }
+
+    fn insert_tls13_ticket(&self, name: ServerName<'static>, value: Tls13ClientSessionValue) {
+        self.issued.fetch_add(1, Ordering::SeqCst);
+        self.sessions.insert_tls13_ticket(name, value)
+    }
+
+    fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        self.sessions.take_tls13_ticket(name)
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::client::ClientSessionStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use test_support::balancer::Balancer;
@@ -157,20 +158,37 @@ pub struct TlsConnection {
     stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
 }
 
+/// A rustls client configuration trusting only the test CA; `sessions` keeps what the server
+/// issues for resumption (rustls' own in-memory cache when `None`).
+pub fn client_config(
+    ca: &Path,
+    sessions: Option<Arc<dyn ClientSessionStore>>,
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    if let Some(sessions) = sessions {
+        config.resumption = rustls::client::Resumption::store(sessions);
+    }
+    Arc::new(config)
+}
+
 impl TlsConnection {
     pub fn open(ca: &Path, address: &str) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(ca).unwrap())
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        Self::open_with(client_config(ca, None), address)
+    }
+
+    /// A connection made with `config`, so several connections can share its session store.
+    pub fn open_with(config: Arc<rustls::ClientConfig>, address: &str) -> Self {
         let name = ServerName::try_from("localhost").unwrap();
-        let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let connection = rustls::ClientConnection::new(config, name).unwrap();
         let socket = TcpStream::connect(address).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -181,6 +199,11 @@ impl TlsConnection {
             stream.conn.complete_io(&mut stream.sock).unwrap();
         }
         Self { stream }
+    }
+
+    /// Whether the handshake resumed an earlier session instead of a full one.
+    pub fn resumed(&self) -> bool {
+        self.stream.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
     }
 
     /// The leaf certificate this connection was served.

@@ -9,6 +9,7 @@ mod acme {
     pub mod https;
     pub mod pebble;
 }
+mod tls_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -22,12 +22,7 @@ pub fn client_config(roots_pem: &[&str], alpn: &[&[u8]]) -> rustls::ClientConfig
             roots.add(certificate.unwrap()).unwrap();
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config = crate::tls_support::trusting(roots);
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config
 }

@@ -158,6 +158,16 @@ pub struct TlsConnection {
     stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
 }
 
+/// A rustls client configuration (ring, TLS 1.2 and 1.3) trusting exactly `roots`.
+pub fn trusting(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
 /// A rustls client configuration trusting only the test CA; `sessions` keeps what the server
 /// issues for resumption (rustls' own in-memory cache when `None`).
 pub fn client_config(
@@ -168,12 +178,7 @@ pub fn client_config(
     roots
         .add(CertificateDer::from_pem_file(ca).unwrap())
         .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config = trusting(roots);
     if let Some(sessions) = sessions {
         config.resumption = rustls::client::Resumption::store(sessions);
     }

@@ -3,7 +3,8 @@
 //! refused; `--redirect-http` sends plain requests to HTTPS except ACME challenges; HSTS is
 //! sent over TLS only; cache entries are kept apart per scheme; a silent client cannot hold a
 //! connection slot past the handshake timeout; a returning client resumes with the one ticket
-//! each handshake issues.
+//! each handshake issues; a backend's interim responses reach HTTP/1.1 clients over TLS, and
+//! HTTP/2 clients get the final response alone.
 
 mod tls_support;
 
@@ -17,7 +18,7 @@ use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue,
 };
 use rustls::pki_types::ServerName;
-use test_support::balancer::{Upstream, config_file};
+use test_support::balancer::{Script, ScriptedOrigin, Upstream, config_file};
 use test_support::poll::wait_for;
 use tls_support::{Pki, TlsConnection, client_config, curl, curl_https, start_tls};
 
@@ -61,6 +62,31 @@ fn http1_and_http2_reach_the_backend_as_http1_with_host_and_forwarded_proto() {
     assert_eq!(upload.body, body);
     let plain = curl(&[&format!("{}/anything", balancer.url)], &[]);
     assert_eq!(plain.json()["headers"]["x-forwarded-proto"], "http");
+}
+
+#[test]
+fn interim_responses_reach_http1_clients_through_tls_and_http2_clients_get_the_final_one() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let origin = ScriptedOrigin::start();
+    origin.script(
+        "/hints",
+        Script::new(200, &[], "final").with_interim(103, &[("link", "</a.css>; rel=preload")]),
+    );
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &origin.url()]);
+    let http1 = curl_https(&pki.ca(), &tls, "/hints", &["--http1.1"]);
+    // curl -i prints the interim head first: it is `head` here, the final one begins `body`.
+    assert_eq!(http1.status, 103, "{http1:?}");
+    assert!(
+        http1.head.contains("link: </a.css>; rel=preload"),
+        "{http1:?}"
+    );
+    assert!(http1.body.starts_with("HTTP/1.1 200"), "{http1:?}");
+    assert!(http1.body.ends_with("final"), "{http1:?}");
+    let http2 = curl_https(&pki.ca(), &tls, "/hints", &["--http2"]);
+    assert!(http2.ok, "{http2:?}");
+    assert_eq!((http2.version.as_str(), http2.status), ("2", 200));
+    assert_eq!(http2.body, "final");
 }
 
 #[test]

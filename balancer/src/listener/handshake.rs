@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::{HeadGuard, refuse};
+use crate::interim::InterimWriter;
 
 pub(super) trait Handshake: Clone + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
@@ -34,7 +35,7 @@ pub(super) trait Handshake: Clone + 'static {
 pub(super) struct Plain;
 
 impl Handshake for Plain {
-    type Io = HeadGuard<TcpStream>;
+    type Io = InterimWriter<HeadGuard<TcpStream>>;
 
     fn accept(
         &self,
@@ -42,7 +43,7 @@ impl Handshake for Plain {
         head_timeout: Duration,
     ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static {
         ready(Some((
-            HeadGuard::new(stream, head_timeout),
+            InterimWriter::http1(HeadGuard::new(stream, head_timeout)),
             Protocol::Http1,
         )))
     }
@@ -69,7 +70,7 @@ impl Tls {
 }
 
 impl Handshake for Tls {
-    type Io = HeadGuard<TlsStream<TcpStream>>;
+    type Io = InterimWriter<HeadGuard<TlsStream<TcpStream>>>;
 
     fn accept(
         &self,
@@ -92,9 +93,11 @@ impl Handshake for Tls {
             };
             if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
                 // h2 parses and bounds its own frames; actix-http times the preface.
-                Some((HeadGuard::unguarded(stream), Protocol::Http2))
+                let io = InterimWriter::http2(HeadGuard::unguarded(stream));
+                Some((io, Protocol::Http2))
             } else {
-                Some((HeadGuard::new(stream, head_timeout), Protocol::Http1))
+                let io = InterimWriter::http1(HeadGuard::new(stream, head_timeout));
+                Some((io, Protocol::Http1))
             }
         }
     }

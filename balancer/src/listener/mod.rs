@@ -1,6 +1,7 @@
 //! The public listeners: each accepted connection is admitted (connection bounds), then, on the
 //! TLS listener, handshaken (bounded in time), then read by actix-http (through the
-//! request-head guard for HTTP/1), whose requests go to the proxy. Built from the parts
+//! request-head guard for HTTP/1, under the writer of interim responses), whose requests go
+//! to the proxy. Built from the parts
 //! `HttpServer` uses, because `HttpServer` offers no place to refuse a connection before its
 //! requests are parsed, nor to answer a head its parser refuses.
 
@@ -33,6 +34,7 @@ pub use stream_limit::MAX_STREAMS;
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};
+use crate::interim::InterimWriter;
 use crate::proxy::{self, ListenerScheme, ProxyState};
 use crate::tls::{self, HttpsPort};
 use guarded::Guarded;
@@ -142,7 +144,7 @@ impl ListenerParts {
     fn http_service<T>(
         &self,
     ) -> impl ServiceFactory<
-        (T, Protocol, Option<SocketAddr>),
+        (InterimWriter<T>, Protocol, Option<SocketAddr>),
         Config = (),
         Response = (),
         Error = DispatchError,
@@ -203,13 +205,15 @@ impl ListenerParts {
         // A connection without the mark is plain HTTP (`ListenerScheme::of`), and has no
         // stream count.
         let scheme = self.scheme;
-        let builder = match scheme {
-            ListenerScheme::Https => builder.on_connect_ext(move |_, extensions| {
+        let builder = builder.on_connect_ext(move |io: &InterimWriter<T>, extensions| {
+            if let Some(interim) = io.responses() {
+                extensions.insert(interim);
+            }
+            if scheme == ListenerScheme::Https {
                 extensions.insert(scheme);
                 extensions.insert(OpenStreams::default());
-            }),
-            ListenerScheme::Http => builder,
-        };
+            }
+        });
         builder.finish(map_config(app, |_| AppConfig::default()))
     }
 }

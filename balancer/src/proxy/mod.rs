@@ -6,7 +6,9 @@
 //! 2. [`cache_lookup`]: serve from memory, or plan a fetch (coalesced MISS, EXPIRED refresh)
 //!    or a plain forward (MISS, BYPASS).
 //! 3. [`upstream_select`]: the backends to try, best first (panic mode included).
-//! 4. [`upstream_request`]: the client's body ([`body`]), forwarding, one retry ([`retry`]).
+//! 4. [`upstream_request`]: the client's body ([`body`]), forwarding, one retry ([`retry`]);
+//!    interim (1xx) responses passed to the client's connection as they come
+//!    ([`crate::interim`]), the final one held until they are written.
 //! 5. [`cache_store`]: store what may be stored, stale on failure; purge after a write.
 //! 6. [`response_filter`]: end-to-end headers, the streamed body, `X-Upstream`, `X-Cache`,
 //!    `X-Request-Id`.
@@ -90,6 +92,7 @@ pub async fn handle(
         },
     };
     logging::log(&session, outcome);
+    session.interim_written().await;
     answer
 }
 
@@ -117,7 +120,7 @@ fn refresh_in_background(
         let Some(cache) = state.cache.as_deref() else {
             return;
         };
-        let session = Session::new(&req, &state, &client);
+        let session = Session::in_background(&req, &state, &client);
         let _ = fetch_for_cache(&session, cache, fetch).await;
     });
 }

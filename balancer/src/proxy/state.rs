@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
-use actix_web::http::header::HeaderValue;
+use actix_web::http::header::{HeaderMap, HeaderValue};
+use actix_web::http::{StatusCode, Version};
 
 use super::ProxySettings;
-use super::headers::{RequestIds, TrustedProxies};
+use super::headers::{RequestIds, TrustedProxies, end_to_end};
 use super::private_paths::PrivatePaths;
 use crate::backends::{Backend, BackendSet};
 use crate::cache::HttpCache;
 use crate::configuration::Settings;
+use crate::interim::InterimResponses;
 use crate::selection::HashKey;
 use crate::upstream::UpstreamClient;
 
@@ -82,15 +84,55 @@ pub struct Session<'a> {
     pub client: &'a UpstreamClient,
     /// Passed upstream and echoed to the client.
     pub request_id: HeaderValue,
+    /// Where a backend's interim responses go: the client's connection, when it is HTTP/1.1
+    /// (a 1xx must not reach an HTTP/1.0 client, RFC 9110 section 15.2; actix-http gives
+    /// HTTP/2 no way to send one).
+    interim: Option<InterimResponses>,
 }
 
 impl<'a> Session<'a> {
+    /// The session of a request the client waits for.
     pub fn new(req: &'a HttpRequest, state: &'a ProxyState, client: &'a UpstreamClient) -> Self {
+        let interim = match req.version() {
+            Version::HTTP_11 => req.conn_data::<InterimResponses>().cloned(),
+            _ => None,
+        };
+        Self {
+            interim,
+            ..Self::in_background(req, state, client)
+        }
+    }
+
+    /// The session of work done for a request already answered (a background refresh):
+    /// nothing of it reaches the client.
+    pub fn in_background(
+        req: &'a HttpRequest,
+        state: &'a ProxyState,
+        client: &'a UpstreamClient,
+    ) -> Self {
         Self {
             req,
             state,
             client,
             request_id: state.request_ids.for_request(req),
+            interim: None,
+        }
+    }
+
+    /// Passes a backend's interim response on to the client, end-to-end fields only.
+    pub fn forward_interim(&self, status: StatusCode, headers: &HeaderMap) {
+        if let Some(interim) = &self.interim
+            && !interim.push(status, end_to_end(headers, &[]))
+        {
+            log::debug!("dropped a {status} interim response: the client is not reading");
+        }
+    }
+
+    /// Waits until the interim responses passed on are written: the final response must
+    /// not overtake them.
+    pub async fn interim_written(&self) {
+        if let Some(interim) = &self.interim {
+            interim.written().await;
         }
     }
 }

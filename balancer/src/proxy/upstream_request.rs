@@ -46,6 +46,7 @@ pub async fn send(
         state,
         client,
         request_id,
+        ..
     } = session;
     let Candidates {
         first: mut backend,
@@ -71,8 +72,9 @@ pub async fn send(
         let in_flight = backend.begin_request();
         let replayable = body.replayable();
         let started = Instant::now();
+        let mut interim = |status, headers: &_| session.forward_interim(status, headers);
         let result = client
-            .send(backend.address().as_str(), &head, &mut body)
+            .send(backend.address().as_str(), &head, &mut body, &mut interim)
             .await;
         match result {
             Ok(response) => {

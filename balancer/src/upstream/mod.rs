@@ -75,12 +75,14 @@ impl UpstreamClient {
     }
 
     /// Sends `head` and `body` to the backend at `authority` (`host:port`) and returns once
-    /// the response head has arrived. A replayable `body` is left intact for a retry elsewhere.
+    /// the final response head has arrived; interim ones (but `100 Continue`) are handed to
+    /// `interim` as they come. A replayable `body` is left intact for a retry elsewhere.
     pub async fn send(
         &self,
         authority: &str,
         request: &RequestHead,
         body: &mut OutgoingBody,
+        interim: &mut dyn FnMut(StatusCode, &HeaderMap),
     ) -> Result<UpstreamResponse, UpstreamError> {
         let slot = self.pool.slot(authority);
         let method = request.method();
@@ -96,7 +98,7 @@ impl UpstreamClient {
         let head = head.freeze();
         if let Some(stream) = self.pool.checkout(&slot) {
             match self
-                .exchange(stream, &slot, method, &head, rest.as_deref_mut())
+                .exchange(stream, &slot, method, &head, rest.as_deref_mut(), interim)
                 .await
             {
                 // The backend may have closed this idle connection just as it was reused. If
@@ -110,7 +112,7 @@ impl UpstreamClient {
             }
         }
         let stream = self.connect(authority).await?;
-        self.exchange(stream, &slot, method, &head, rest)
+        self.exchange(stream, &slot, method, &head, rest, interim)
             .await
             .map_err(ExchangeError::into_error)
     }
@@ -151,6 +153,7 @@ impl UpstreamClient {
         method: &Method,
         head: &Bytes,
         body: Option<&mut OutgoingBody>,
+        interim: &mut dyn FnMut(StatusCode, &HeaderMap),
     ) -> Result<UpstreamResponse, ExchangeError> {
         self.write(&mut stream, head).await?;
         if let Some(body) = body {
@@ -159,7 +162,7 @@ impl UpstreamClient {
         let mut buf = BytesMut::with_capacity(4 << 10);
         let head = tokio::time::timeout(
             self.response_timeout,
-            read_head(&mut stream, &mut buf, method),
+            read_head(&mut stream, &mut buf, method, interim),
         )
         .await
         .map_err(|_| ExchangeError::Answered(UpstreamError::Timeout))??;
@@ -218,13 +221,17 @@ impl UpstreamClient {
 }
 
 /// Reads until a final response head is complete. Interim 1xx responses (RFC 9110 section
-/// 15.2) are read and dropped: actix-http cannot send them on to the client (see the README),
-/// and they are never a response to store. A `101` is refused: no switch was asked for.
+/// 15.2) go to `interim`, never into the response: they are not a response to store. A `101`
+/// is refused: no switch was asked for. A `100 Continue` is dropped: it answers the `Expect`
+/// that actix-http already answered the client for.
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     method: &Method,
+    interim: &mut dyn FnMut(StatusCode, &HeaderMap),
 ) -> Result<ResponseHead, ExchangeError> {
+    // After an interim response, a close is no longer a request left unanswered.
+    let mut interim_seen = false;
     loop {
         if let Some((used, head)) = parse_head(buf, method).map_err(ExchangeError::Answered)? {
             let _ = buf.split_to(used);
@@ -236,6 +243,10 @@ async fn read_head(
             // Interim responses (100 Continue, 102 Processing, 103 Early Hints) precede the
             // final one on the same connection.
             if head.status.is_informational() {
+                if head.status != StatusCode::CONTINUE {
+                    interim(head.status, &head.headers);
+                }
+                interim_seen = true;
                 continue;
             }
             return Ok(head);
@@ -245,7 +256,7 @@ async fn read_head(
                 "response head too large",
             )));
         }
-        let answered = !buf.is_empty();
+        let answered = interim_seen || !buf.is_empty();
         let read = poll_fn(|cx| read_more(stream, buf, cx)).await;
         match read {
             Ok(0) if answered => return Err(ExchangeError::Answered(UpstreamError::Closed)),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One scripted answer.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +18,8 @@ pub struct Script {
     pub interim: Vec<(u16, Vec<(String, String)>)>,
     /// Close the connection without answering, like an origin that failed.
     pub disconnect: bool,
+    /// How long the origin waits between its interim responses and the final one.
+    pub pause: Duration,
 }
 
 impl Script {
@@ -30,6 +33,7 @@ impl Script {
             body: body.to_owned(),
             interim: Vec::new(),
             disconnect: false,
+            pause: Duration::ZERO,
         }
     }
 
@@ -47,6 +51,12 @@ impl Script {
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
         self.interim.push((status, headers));
+        self
+    }
+
+    /// Waits `pause` after the interim responses before the final one.
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
         self
     }
 }
@@ -161,11 +171,17 @@ fn serve(
         if script.disconnect {
             return Ok(());
         }
-        writer.write_all(&encode(&script, head))?;
+        if script.pause.is_zero() {
+            writer.write_all(&[encode_interim(&script), encode_final(&script, head)].concat())?;
+        } else {
+            writer.write_all(&encode_interim(&script))?;
+            std::thread::sleep(script.pause);
+            writer.write_all(&encode_final(&script, head))?;
+        }
     }
 }
 
-fn encode(script: &Script, head: bool) -> Vec<u8> {
+fn encode_interim(script: &Script) -> Vec<u8> {
     let mut out = String::new();
     for (status, headers) in &script.interim {
         out.push_str(&format!("HTTP/1.1 {status} Interim\r\n"));
@@ -174,6 +190,11 @@ fn encode(script: &Script, head: bool) -> Vec<u8> {
         }
         out.push_str("\r\n");
     }
+    out.into_bytes()
+}
+
+fn encode_final(script: &Script, head: bool) -> Vec<u8> {
+    let mut out = String::new();
     out.push_str(&format!("HTTP/1.1 {} Scripted\r\n", script.status));
     for (name, value) in &script.headers {
         out.push_str(&format!("{name}: {value}\r\n"));

@@ -1,9 +1,8 @@
 //! The public listeners: each accepted connection is admitted (connection bounds), then, on the
 //! TLS listener, handshaken (bounded in time), then read by actix-http (through the
-//! request-head guard for HTTP/1, under the writer of interim responses), whose requests go
-//! to the proxy. Built from the parts
-//! `HttpServer` uses, because `HttpServer` offers no place to refuse a connection before its
-//! requests are parsed, nor to answer a head its parser refuses.
+//! request-head guard for HTTP/1, under the writer of interim responses), whose requests go to
+//! the proxy. Built from the parts `HttpServer` uses, because `HttpServer` offers no place to
+//! refuse a connection before its requests are parsed, nor to answer a head its parser refuses.
 
 mod admission;
 mod guarded;

@@ -63,6 +63,18 @@ def wait_http(url, limit=30.0, what="benchmark"):
     raise SystemExit(f"{what}: {url} never answered 200")
 
 
+def start_balancers(procs, command, plain_port, cpu):
+    """Starts the balancer `command` (binary and common flags) twice on loopback: cache off on
+    `plain_port`, cache on at the next port, each with its admin API 90 ports up. Returns the two
+    processes' pids (plain, cached)."""
+    env = dict(os.environ, RUST_LOG="warn")
+    pids = []
+    for port, extra in ((plain_port, ["--cache-max-bytes", "0"]), (plain_port + 1, [])):
+        listen = ["--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{port + 90}"]
+        pids.append(procs.start(list(command) + listen + extra, cpu=cpu, env=env).pid)
+    return pids
+
+
 def render_peer(scratch, name, workers=1, same_headers=False, ports=None):
     """Writes loadtest/peers/NAME.*.tmpl into `scratch` with its folders; returns the path.
     `ports` maps a port of the template to the one this copy listens on."""

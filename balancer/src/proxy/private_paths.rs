@@ -28,8 +28,7 @@ impl PrivatePaths {
 
 /// The path as a router resolves it; the common already-normal path is returned as is.
 fn normalise(path: &str) -> std::borrow::Cow<'_, str> {
-    let plain = !path.contains('%') && !path.contains("//") && !path.contains("/.");
-    if plain {
+    if is_normal(path) {
         return path.into();
     }
     let decoded = decode_escapes(path);
@@ -52,6 +51,18 @@ fn normalise(path: &str) -> std::borrow::Cow<'_, str> {
         normal.push('/');
     }
     normal.into()
+}
+
+/// No escape, no empty and no dot-led segment. One pass over the bytes: three `str::contains`
+/// calls, each setting up a substring searcher, were 470 of the 21,000 instructions a cache
+/// hit takes (callgrind, `h2load --h1 -n 20000 -c 50`).
+fn is_normal(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    !bytes.iter().enumerate().any(|(i, byte)| match byte {
+        b'%' => true,
+        b'/' => matches!(bytes.get(i + 1), Some(b'/' | b'.')),
+        _ => false,
+    })
 }
 
 fn decode_escapes(path: &str) -> String {
@@ -115,5 +126,15 @@ mod tests {
             assert!(!private.contains(path), "{path}");
         }
         assert!(!PrivatePaths::default().contains("/readyz"));
+    }
+
+    #[test]
+    fn only_paths_without_escapes_empty_or_dot_segments_skip_normalising() {
+        for path in ["/", "/history", "/a/b.c", "/a./b", ""] {
+            assert!(is_normal(path), "{path}");
+        }
+        for path in ["/%41", "//a", "/a//", "/./a", "/a/..", "/.hidden", "/a/."] {
+            assert!(!is_normal(path), "{path}");
+        }
     }
 }

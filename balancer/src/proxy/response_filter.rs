@@ -111,11 +111,12 @@ fn label(
 /// encoder compared each new id with every stored one: HPACK encoding fell from 9.2 % to 5.0 %
 /// of the balancer's samples with `h2load -m 1` at 10,000 requests/s over TLS.
 fn echo_request_id(headers: &mut HeaderMap, ours: &HeaderValue) {
-    if !headers.contains_key(X_REQUEST_ID) {
-        headers.insert(X_REQUEST_ID, ours.clone());
-    }
-    if let Some(id) = headers.get_mut(X_REQUEST_ID) {
+    if let Some(echoed) = headers.get_mut(X_REQUEST_ID) {
+        echoed.set_sensitive(true);
+    } else {
+        let mut id = ours.clone();
         id.set_sensitive(true);
+        headers.insert(X_REQUEST_ID, id);
     }
 }
 

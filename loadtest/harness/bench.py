@@ -38,17 +38,26 @@ class Processes:
         return child
 
     def stop_all(self):
-        for child in reversed(self.children):
+        self._stop(list(reversed(self.children)))
+        self.children = []
+
+    def stop(self, child):
+        """Stops one child (SIGTERM, then SIGKILL after 10 s), leaving the others running."""
+        self._stop([child])
+        self.children.remove(child)
+
+    @staticmethod
+    def _stop(children):
+        for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
         deadline = time.time() + 10
-        for child in reversed(self.children):
+        for child in children:
             try:
                 child.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-        self.children = []
 
 
 def wait_http(url, limit=30.0, what="benchmark"):

@@ -9,7 +9,7 @@ mod guarded;
 mod handshake;
 mod head_check;
 mod head_guard;
-mod stream_limit;
+mod https_rules;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -20,8 +20,8 @@ use actix_http::{HttpService, Protocol};
 use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_config};
 use actix_web::dev::AppConfig;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, STRICT_TRANSPORT_SECURITY};
-use actix_web::middleware::{Condition, DefaultHeaders, from_fn};
+use actix_web::http::header::HeaderValue;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, web};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
 pub use head_guard::HeadGuard;
-pub use stream_limit::MAX_STREAMS;
+pub use https_rules::MAX_STREAMS;
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};
@@ -38,7 +38,7 @@ use crate::proxy::{self, ListenerScheme, ProxyState};
 use crate::tls::{self, HttpsPort};
 use guarded::Guarded;
 use handshake::{Plain, Tls};
-use stream_limit::OpenStreams;
+use https_rules::OpenStreams;
 
 /// How long a refused connection is kept to deliver its answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
@@ -179,13 +179,9 @@ impl ListenerParts {
         };
         let https = self.scheme == ListenerScheme::Https;
         let app = app
-            .wrap(Condition::new(https, from_fn(stream_limit::limit_streams)))
             .wrap(Condition::new(
-                hsts.is_some(),
-                DefaultHeaders::new().add((
-                    STRICT_TRANSPORT_SECURITY,
-                    hsts.clone().unwrap_or(HeaderValue::from_static("")),
-                )),
+                https,
+                from_fn(move |req, next| https_rules::apply(req, next, hsts.clone())),
             ))
             .into_factory()
             .map_err(|error: actix_web::Error| error.as_response_error().error_response());

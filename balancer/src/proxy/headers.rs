@@ -260,8 +260,8 @@ impl RequestIds {
             return id.clone();
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        // `pppppppp-nnnnnnnnnnnn` in hex, formatted by hand: this runs on every request, and
-        // per-digit shifts of one u128 took 660 instructions (callgrind), two u64s take 130.
+        // `pppppppp-nnnnnnnnnnnn` in hex, formatted by hand: this runs on every request. With
+        // per-digit shifts of one u128 this function spent 670 instructions, now 175 (callgrind).
         let mut id = [b'-'; 21];
         write_hex(&mut id[..8], u64::from(self.prefix));
         write_hex(&mut id[9..], n);

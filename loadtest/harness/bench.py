@@ -72,6 +72,13 @@ def wait_http(url, limit=30.0, what="benchmark"):
     raise SystemExit(f"{what}: {url} never answered 200")
 
 
+def in_turn(names, run):
+    """`names` in order on even runs, reversed on odd ones: the first of a series tends to
+    measure faster on this VM, so no server may always go first."""
+    names = list(names)
+    return names if run % 2 == 0 else names[::-1]
+
+
 def start_balancers(procs, command, plain_port, cpu):
     """Starts the balancer `command` (binary and common flags) twice on loopback: cache off on
     `plain_port`, cache on at the next port, each with its admin API 90 ports up. Returns the two

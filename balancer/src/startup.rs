@@ -219,7 +219,7 @@ impl Balancer {
 /// stops the start-up) and starts reloading it on SIGHUP.
 fn bind_public(settings: &Settings, slot: &CertificateSlot) -> Result<PublicSockets, StartupError> {
     let bind = |field, address| {
-        std::net::TcpListener::bind(address).map_err(|source| StartupError::Bind {
+        crate::listener::bind(address).map_err(|source| StartupError::Bind {
             field,
             address,
             source,

@@ -43,6 +43,21 @@ use https_rules::OpenStreams;
 /// How long a refused connection is kept to deliver its answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 
+/// Binds a public listening socket. Not `std::net::TcpListener::bind`, whose backlog is 128
+/// (actix-server's `backlog` applies only to sockets it binds itself): a burst of new
+/// connections beyond it has its handshakes dropped and retried a second later.
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Connections the kernel holds for accepting, as nginx's `listen ... backlog=4096`.
+const BACKLOG: i32 = 4096;
+
 /// The bound sockets of the public listeners.
 pub struct PublicSockets {
     pub plain: TcpListener,
@@ -66,7 +81,7 @@ pub fn public_server(
     ));
     let builder = actix_server::Server::build()
         .workers(settings.proxy_threads())
-        .backlog(4096)
+        .backlog(BACKLOG as u32)
         .shutdown_timeout(proxy.shutdown_timeout.as_secs())
         .disable_signals();
     let shutdown = builder.graceful_shutdown_signal();
@@ -247,4 +262,24 @@ async fn refuse(mut stream: TcpStream, answer: Bytes) {
         Ok::<_, std::io::Error>(())
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// More connections than std's backlog of 128 wait unaccepted, and each completes its
+    /// TCP handshake at once instead of having its SYN dropped.
+    #[test]
+    fn a_burst_beyond_128_waiting_connections_is_held() {
+        let listener = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = listener.local_addr().unwrap();
+        let waiting: Vec<_> = (0..300)
+            .map(|n| {
+                std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500))
+                    .unwrap_or_else(|error| panic!("connection {n} not taken: {error}"))
+            })
+            .collect();
+        assert_eq!(waiting.len(), 300);
+    }
 }

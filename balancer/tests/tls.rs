@@ -4,7 +4,8 @@
 //! sent over TLS only; cache entries are kept apart per scheme; a silent client cannot hold a
 //! connection slot past the handshake timeout; a returning client resumes with the one ticket
 //! each handshake issues; a backend's interim responses reach HTTP/1.1 clients over TLS, and
-//! HTTP/2 clients get the final response alone.
+//! HTTP/2 clients get the final response alone; an HTTP/2 client that resets every stream it
+//! opens (rapid reset) gets a GOAWAY, and its requests do not reach the backend.
 
 mod tls_support;
 
@@ -272,6 +273,74 @@ fn one_http2_connection_has_at_most_128_requests_in_progress() {
             .load(std::sync::atomic::Ordering::SeqCst),
         128
     );
+}
+
+/// An HTTP/2 frame: 9 bytes of header (length, type, flags, stream) and the payload.
+fn http2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    frame.extend([kind, flags]);
+    frame.extend(stream.to_be_bytes());
+    frame.extend(payload);
+    frame
+}
+
+#[test]
+fn an_http2_client_resetting_every_stream_it_opens_is_cut_off_and_others_are_served() {
+    const HEADERS: u8 = 0x1;
+    const RST_STREAM: u8 = 0x3;
+    const GOAWAY: u8 = 0x7;
+    const END_STREAM_AND_HEADERS: u8 = 0x5;
+    const CANCEL: [u8; 4] = 8u32.to_be_bytes();
+    const ENHANCE_YOUR_CALM: u32 = 11;
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    let mut config = (*client_config(&pki.ca(), None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut attacker = TlsConnection::open_with(Arc::new(config), &tls);
+    assert_eq!(attacker.alpn(), Some(&b"h2"[..]));
+    // GET https://localhost/ from the static table (RFC 7541 appendix A), :authority literal.
+    let fields = [&[0x82, 0x87, 0x84, 0x01, 9][..], b"localhost"].concat();
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    // The rapid-reset attack (CVE-2023-44487): 1,000 requests, each cancelled at once, 50 to a
+    // write; the writes stop when the server has closed.
+    for batch in 0..20u32 {
+        for n in 0..50 {
+            let stream = 2 * (batch * 50 + n) + 1;
+            sent.extend(http2_frame(
+                HEADERS,
+                END_STREAM_AND_HEADERS,
+                stream,
+                &fields,
+            ));
+            sent.extend(http2_frame(RST_STREAM, 0, stream, &CANCEL));
+        }
+        if attacker.write(&std::mem::take(&mut sent)).is_err() {
+            break;
+        }
+    }
+    let received = attacker.read_to_end();
+    let mut goaway = None;
+    let mut rest = &received[..];
+    while rest.len() >= 9 {
+        let length = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let payload = &rest[9..(9 + length).min(rest.len())];
+        if rest[3] == GOAWAY && payload.len() >= 8 {
+            goaway = Some(u32::from_be_bytes(payload[4..8].try_into().unwrap()));
+        }
+        rest = &rest[(9 + length).min(rest.len())..];
+    }
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM), "no GOAWAY for the resets");
+    let forwarded = upstream.behaviour.hits.load(Ordering::SeqCst);
+    assert!(
+        forwarded < 50,
+        "{forwarded} cancelled requests reached the backend"
+    );
+    // Another connection from the same address is served.
+    let (status, _) = TlsConnection::open(&pki.ca(), &tls).get("/");
+    assert_eq!(status, 200);
 }
 
 #[test]

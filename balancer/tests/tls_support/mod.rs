@@ -211,6 +211,24 @@ impl TlsConnection {
         self.stream.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
     }
 
+    /// The protocol agreed by ALPN.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.stream.conn.alpn_protocol()
+    }
+
+    /// Writes raw bytes (an HTTP/2 client's frames, say).
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// Everything the server sends until it closes the connection (or an error ends it).
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        let mut received = Vec::new();
+        let _ = self.stream.read_to_end(&mut received);
+        received
+    }
+
     /// The leaf certificate this connection was served.
     pub fn served(&self) -> Vec<u8> {
         self.stream.conn.peer_certificates().unwrap()[0].to_vec()

@@ -6,7 +6,6 @@
 //! verified against the root of the Pebble run that issued it, over HTTP/2 and HTTP/1.1.
 
 mod acme {
-    pub mod https;
     pub mod pebble;
 }
 mod tls_support;
@@ -16,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use acme::https::{HttpsConnection, client_config};
 use acme::pebble::{Dns, Pebble, PebbleTls, free_port};
 use test_support::balancer::{Upstream, balancer_command};
 use test_support::{Logs, Process, eventually};
+use tls_support::https::{HttpsConnection, client_config};
 
 const DOMAIN: &str = "acme.test";
 /// A name the test DNS server does not answer for, so its validation fails.
@@ -127,7 +126,7 @@ impl AcmeBalancer {
         &self,
         root_pem: &str,
         alpn: &[&[u8]],
-    ) -> Result<HttpsConnection, acme::https::Failure> {
+    ) -> Result<HttpsConnection, tls_support::https::Failure> {
         HttpsConnection::open(&self.tls, DOMAIN, client_config(&[root_pem], alpn)).await
     }
 

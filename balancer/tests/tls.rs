@@ -5,7 +5,8 @@
 //! connection slot past the handshake timeout; a returning client resumes with the one ticket
 //! each handshake issues; a backend's interim responses reach HTTP/1.1 clients over TLS, and
 //! HTTP/2 clients get the final response alone; an HTTP/2 client that resets every stream it
-//! opens (rapid reset) gets a GOAWAY, and its requests do not reach the backend.
+//! opens (rapid reset) gets a GOAWAY, and its requests do not reach the backend; HTTP/2
+//! header blocks and the header lists they decode to are bounded like HTTP/1 heads.
 
 mod tls_support;
 
@@ -21,6 +22,7 @@ use rustls::client::{
 use rustls::pki_types::ServerName;
 use test_support::balancer::{Script, ScriptedOrigin, Upstream, config_file};
 use test_support::poll::wait_for;
+use tls_support::https::{self, HttpsConnection};
 use tls_support::{Pki, TlsConnection, client_config, curl, curl_https, start_tls};
 
 #[test]
@@ -339,6 +341,70 @@ fn an_http2_client_resetting_every_stream_it_opens_is_cut_off_and_others_are_ser
         "{forwarded} cancelled requests reached the backend"
     );
     // Another connection from the same address is served.
+    let (status, _) = TlsConnection::open(&pki.ca(), &tls).get("/");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_header_list_decoding_past_64_kib_gets_a_json_431() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    let ca = std::fs::read_to_string(pki.ca()).unwrap();
+    let config = https::client_config(&[&ca], &[b"h2"]);
+    let mut client = HttpsConnection::open(&tls, "localhost", config)
+        .await
+        .unwrap();
+    // HPACK stores the 4,000-byte field once and refers to it after: a block of about 4 KB
+    // that decodes to 20 x 4,037 bytes by RFC 9113's measure, past the 64 KiB bound; 10 are
+    // within it.
+    let value = "a".repeat(4000);
+    for (copies, status) in [(20, 431), (10, 200)] {
+        let fields = vec![("x-big", value.as_str()); copies];
+        let answer = client.get_with("/", &fields).await.unwrap();
+        assert_eq!(
+            (answer.version, answer.status),
+            (hyper::Version::HTTP_2, status)
+        );
+        if status == 431 {
+            let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+            assert_eq!(body["error"], "headers_too_large", "{body}");
+        }
+    }
+    assert_eq!(upstream.behaviour.hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn an_http2_header_block_that_never_ends_is_cut_off_past_64_kib() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    let mut config = (*client_config(&pki.ca(), None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut attacker = TlsConnection::open_with(Arc::new(config), &tls);
+    // A CONTINUATION flood: a HEADERS frame without END_HEADERS, then CONTINUATION frames of
+    // one 16,000-byte literal field each, 80 KB in all: h2 alone would wait for 16 MiB.
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    sent.extend(http2_frame(0x1, 0, 1, &[0x82, 0x87, 0x84]));
+    let field = [
+        &[0x00, 5][..],
+        b"x-pad",
+        &[0x7f, 0x81, 0x7c],
+        &[b'p'; 16_000],
+    ]
+    .concat();
+    for _ in 0..5 {
+        sent.extend(http2_frame(0x9, 0, 1, &field));
+    }
+    let started = Instant::now();
+    let _ = attacker.write(&sent);
+    attacker.read_to_end();
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(5), "the flood was held {held:?}");
+    assert_eq!(upstream.behaviour.hits.load(Ordering::SeqCst), 0);
     let (status, _) = TlsConnection::open(&pki.ca(), &tls).get("/");
     assert_eq!(status, 200);
 }

@@ -92,8 +92,7 @@ impl Handshake for Tls {
                 }
             };
             if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                // h2 parses and bounds its own frames; actix-http times the preface.
-                let io = InterimWriter::http2(HeadGuard::unguarded(stream));
+                let io = InterimWriter::http2(HeadGuard::http2(stream));
                 Some((io, Protocol::Http2))
             } else {
                 let io = InterimWriter::http1(HeadGuard::new(stream, head_timeout));

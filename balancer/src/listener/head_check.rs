@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::raw_answer;
 
 /// Larger heads are refused (actix-http's own bound is 128 KiB; nginx's default 8-32 KiB).
-pub(super) const MAX_HEAD_BYTES: usize = 64 << 10;
+pub const MAX_HEAD_BYTES: usize = 64 << 10;
 /// As many header fields as actix-http parses.
 const MAX_HEADERS: usize = 96;
 

@@ -3,7 +3,8 @@
 //! actix-http would, so a head it would refuse gets our JSON answer instead of an empty 400,
 //! and a head that trickles in slower than the client timeout is cut off on every request of
 //! a connection, not only the first (actix-http times the first head only). Bodies are the
-//! handler's business: here they are only measured, to find where the next head starts.
+//! handler's business: here they are only measured, to find where the next head starts. On an
+//! HTTP/2 connection it bounds header blocks instead (`header_blocks`).
 //!
 //! On a refusal the reader sees the end of the stream; actix-http finishes what it has in hand
 //! and shuts the connection down, and the answer is written just before that shutdown, after
@@ -19,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::head_check::{Framing, MAX_HEAD_BYTES, Violation, check_head};
+use super::header_blocks::HeaderBlocks;
 /// Longest chunk-size or trailer line followed.
 const MAX_LINE: usize = 4096;
 /// How long a refused connection's remaining input is read away before it is closed.
@@ -37,6 +39,8 @@ enum Position {
     /// Nothing more is checked: the rest is a tunnel the handler refuses, or a body the
     /// handler will find broken.
     Unfollowed,
+    /// HTTP/2 frames, whose header blocks are measured.
+    Http2(HeaderBlocks),
 }
 
 pub struct HeadGuard<T> {
@@ -69,11 +73,11 @@ impl<T> HeadGuard<T> {
         }
     }
 
-    /// A guard that passes the stream through unchecked: for HTTP/2, whose frames h2 parses
-    /// and bounds itself.
-    pub fn unguarded(io: T) -> Self {
+    /// A guard for HTTP/2, whose frames h2 parses; only header blocks are bounded here, and
+    /// actix-http times the preface.
+    pub fn http2(io: T) -> Self {
         let mut guard = Self::new(io, Duration::MAX);
-        guard.position = Position::Unfollowed;
+        guard.position = Position::Http2(HeaderBlocks::new());
         guard.timing = false;
         guard
     }
@@ -129,7 +133,7 @@ impl<T> HeadGuard<T> {
                 Position::ChunkSize | Position::ChunkEnd | Position::Trailers => {
                     self.follow_line(data)
                 }
-                Position::Unfollowed => data.len(),
+                Position::Unfollowed | Position::Http2(_) => data.len(),
             };
             data = &data[used..];
         }
@@ -224,6 +228,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if let Position::Http2(blocks) = &mut this.position => {
+                // No HTTP/1 answer fits an HTTP/2 connection: h2 fails it on the error, as it
+                // would at its own bound.
+                let followed = blocks.follow(&buf.filled()[before..]);
+                Poll::Ready(followed.map_err(|violation| {
+                    log::debug!("refused an HTTP/2 header block: {violation:?}");
+                    io::Error::new(io::ErrorKind::InvalidData, "header block too large")
+                }))
+            }
             Poll::Ready(Ok(())) => {
                 let kept = this.follow(&buf.filled()[before..]);
                 buf.set_filled(before + kept);

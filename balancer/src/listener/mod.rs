@@ -9,6 +9,7 @@ mod guarded;
 mod handshake;
 mod head_check;
 mod head_guard;
+mod header_blocks;
 mod https_rules;
 
 use std::net::{SocketAddr, TcpListener};
@@ -28,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
+pub use head_check::MAX_HEAD_BYTES;
 pub use head_guard::HeadGuard;
 pub use https_rules::MAX_STREAMS;
 

@@ -29,6 +29,8 @@ pub enum ProxyError {
     ConnectRefused,
     #[error("nothing is served at this path")]
     PrivatePath,
+    #[error("the request headers are too large")]
+    HeadersTooLarge,
 }
 
 impl ProxyError {
@@ -46,6 +48,7 @@ impl ProxyError {
             Self::UpgradeRefused => "upgrade_not_supported",
             Self::ConnectRefused => "method_not_allowed",
             Self::PrivatePath => "not_found",
+            Self::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -70,6 +73,7 @@ impl ResponseError for ProxyError {
             Self::ClientBody(_) | Self::UpgradeRefused => StatusCode::BAD_REQUEST,
             Self::ConnectRefused => StatusCode::METHOD_NOT_ALLOWED,
             Self::PrivatePath => StatusCode::NOT_FOUND,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use test_support::{Process, eventually};
 
-use super::https::{HttpsConnection, client_config};
+use crate::tls_support::https::{HttpsConnection, client_config};
 
 /// A port that was free a moment ago on 127.0.0.1, for TCP and UDP alike.
 pub fn free_port() -> u16 {

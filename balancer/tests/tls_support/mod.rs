@@ -1,8 +1,11 @@
 //! What the TLS tests share: a test CA and certificates made with rcgen, the balancer started
-//! with a TLS listener, curl as the HTTP/1.1 and HTTP/2 client, and a rustls client that keeps
-//! one connection open and reports the certificate it was served.
+//! with a TLS listener, curl as the HTTP/1.1 and HTTP/2 client, a rustls client that keeps
+//! one connection open and reports the certificate it was served, and an HTTPS client built
+//! from rustls and hyper (`https`).
 
 #![allow(dead_code)] // Each test crate uses part of this module.
+
+pub mod https;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

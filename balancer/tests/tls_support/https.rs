@@ -22,7 +22,7 @@ pub fn client_config(roots_pem: &[&str], alpn: &[&[u8]]) -> rustls::ClientConfig
             roots.add(certificate.unwrap()).unwrap();
         }
     }
-    let mut config = crate::tls_support::trusting(roots);
+    let mut config = super::trusting(roots);
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config
 }
@@ -85,19 +85,33 @@ impl HttpsConnection {
 
     /// `GET path` on this connection.
     pub async fn get(&mut self, path: &str) -> Result<Answer, Failure> {
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path` with the header fields `fields` (repeated names are sent repeated).
+    pub async fn get_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Answer, Failure> {
+        let request = match &self.sender {
+            Sender::Http1(_) => hyper::Request::get(path).header(hyper::header::HOST, &self.host),
+            // HTTP/2 takes :scheme and :authority from an absolute URI.
+            Sender::Http2(_) => hyper::Request::get(format!("https://{}{path}", self.host))
+                .version(hyper::Version::HTTP_2),
+        };
+        let request = fields
+            .iter()
+            .fold(request, |request, (name, value)| {
+                request.header(*name, *value)
+            })
+            .body(Empty::new())?;
         let response = match &mut self.sender {
             Sender::Http1(sender) => {
-                let request = hyper::Request::get(path)
-                    .header(hyper::header::HOST, &self.host)
-                    .body(Empty::new())?;
                 sender.ready().await?;
                 sender.send_request(request).await?
             }
             Sender::Http2(sender) => {
-                // HTTP/2 takes :scheme and :authority from an absolute URI.
-                let request = hyper::Request::get(format!("https://{}{path}", self.host))
-                    .version(hyper::Version::HTTP_2)
-                    .body(Empty::new())?;
                 sender.ready().await?;
                 sender.send_request(request).await?
             }

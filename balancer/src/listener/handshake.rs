@@ -92,7 +92,7 @@ impl Handshake for Tls {
                 }
             };
             if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                let io = InterimWriter::http2(HeadGuard::http2(stream));
+                let io = InterimWriter::http2(HeadGuard::http2(stream, head_timeout));
                 Some((io, Protocol::Http2))
             } else {
                 let io = InterimWriter::http1(HeadGuard::new(stream, head_timeout));

@@ -4,7 +4,8 @@
 //! and a head that trickles in slower than the client timeout is cut off on every request of
 //! a connection, not only the first (actix-http times the first head only). Bodies are the
 //! handler's business: here they are only measured, to find where the next head starts. On an
-//! HTTP/2 connection it bounds header blocks instead (`header_blocks`).
+//! HTTP/2 connection it bounds and times header blocks instead (`header_blocks`), and fails the
+//! connection on a violation, since no HTTP/1 answer fits there.
 //!
 //! On a refusal the reader sees the end of the stream; actix-http finishes what it has in hand
 //! and shuts the connection down, and the answer is written just before that shutdown, after
@@ -73,10 +74,10 @@ impl<T> HeadGuard<T> {
         }
     }
 
-    /// A guard for HTTP/2, whose frames h2 parses; only header blocks are bounded here, and
-    /// actix-http times the preface.
-    pub fn http2(io: T) -> Self {
-        let mut guard = Self::new(io, Duration::MAX);
+    /// A guard for HTTP/2, whose frames h2 parses; only header blocks are bounded and timed
+    /// here, and actix-http times the preface.
+    pub fn http2(io: T, timeout: Duration) -> Self {
+        let mut guard = Self::new(io, timeout);
         guard.position = Position::Http2(HeaderBlocks::new());
         guard.timing = false;
         guard
@@ -229,13 +230,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) if let Position::Http2(blocks) = &mut this.position => {
-                // No HTTP/1 answer fits an HTTP/2 connection: h2 fails it on the error, as it
-                // would at its own bound.
-                let followed = blocks.follow(&buf.filled()[before..]);
-                Poll::Ready(followed.map_err(|violation| {
-                    log::debug!("refused an HTTP/2 header block: {violation:?}");
-                    io::Error::new(io::ErrorKind::InvalidData, "header block too large")
-                }))
+                blocks
+                    .follow(&buf.filled()[before..])
+                    .map_err(http2_failure)?;
+                let in_block = blocks.in_block();
+                if in_block && !this.timing {
+                    this.deadline.as_mut().reset(Instant::now() + this.timeout);
+                }
+                this.timing = in_block;
+                if this.late(None) {
+                    return Poll::Ready(Err(http2_failure(Violation::Timeout)));
+                }
+                Poll::Ready(Ok(()))
             }
             Poll::Ready(Ok(())) => {
                 let kept = this.follow(&buf.filled()[before..]);
@@ -248,6 +254,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
             }
             Poll::Pending => {
                 if this.late(Some(cx)) {
+                    if let Position::Http2(_) = this.position {
+                        return Poll::Ready(Err(http2_failure(Violation::Timeout)));
+                    }
                     this.refuse(Violation::Timeout);
                     return Poll::Ready(Ok(()));
                 }
@@ -256,6 +265,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
             failed => failed,
         }
     }
+}
+
+/// How an HTTP/2 connection is failed: h2 ends it on the read error, as at its own bounds.
+fn http2_failure(violation: Violation) -> io::Error {
+    log::debug!("failed an HTTP/2 connection: {violation:?}");
+    io::Error::new(io::ErrorKind::InvalidData, format!("{violation:?}"))
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {

@@ -82,6 +82,12 @@ impl HeaderBlocks {
         self.block = (flags & END_HEADERS == 0).then_some(block);
         Ok(())
     }
+
+    /// Whether a header block has begun and not ended: the head guard times it like an HTTP/1
+    /// head, since h2 would wait for its end as long as the client answers pings.
+    pub(super) fn in_block(&self) -> bool {
+        self.block.is_some()
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +153,15 @@ mod tests {
             .map(|_| frame(HEADERS, END_HEADERS, 16_000))
             .collect();
         assert_eq!(feed(&connection(&frames), 4096), Ok(()));
+        let mut blocks = HeaderBlocks::new();
+        blocks
+            .follow(&connection(&[frame(HEADERS, 0, 10)]))
+            .unwrap();
+        assert!(blocks.in_block());
+        blocks
+            .follow(&frame(CONTINUATION, END_HEADERS, 10))
+            .unwrap();
+        assert!(!blocks.in_block());
         let one_huge_frame = frame(HEADERS, END_HEADERS, MAX_HEAD_BYTES + 1);
         assert_eq!(
             feed(&connection(&[one_huge_frame]), 4096),

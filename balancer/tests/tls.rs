@@ -309,6 +309,7 @@ fn http2_clients_that_make_every_stream_they_open_reset_are_cut_off_and_others_a
     const WINDOW_UPDATE: u8 = 0x8;
     const END_STREAM_AND_HEADERS: u8 = 0x5;
     const CANCEL: u32 = 8;
+    const PROTOCOL_ERROR: u32 = 1;
     const ENHANCE_YOUR_CALM: u32 = 11;
     let pki = Pki::new();
     let issued = pki.issue("site");
@@ -324,11 +325,12 @@ fn http2_clients_that_make_every_stream_they_open_reset_are_cut_off_and_others_a
     // WINDOW_UPDATE of 0). 2,000 requests, 50 to a write; the writes stop when the server has
     // closed.
     let attacks = [
-        ("rapid reset", RST_STREAM, CANCEL, Some(ENHANCE_YOUR_CALM)),
-        ("reset provoked", WINDOW_UPDATE, 0, None),
+        ("rapid reset", RST_STREAM, CANCEL, ENHANCE_YOUR_CALM),
+        ("reset provoked", WINDOW_UPDATE, 0, PROTOCOL_ERROR),
     ];
     for (attack, kind, value, expected) in attacks {
         let mut attacker = TlsConnection::open_with(config.clone(), &tls);
+        let started = Instant::now();
         assert_eq!(attacker.alpn(), Some(&b"h2"[..]));
         let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         sent.extend(http2_frame(0x4, 0, 0, &[]));
@@ -347,11 +349,15 @@ fn http2_clients_that_make_every_stream_they_open_reset_are_cut_off_and_others_a
                 break;
             }
         }
+        // The server closes the connection (the client's read timeout is 10 s). Its GOAWAY
+        // may be lost: closing with the attacker's frames unread resets the connection.
         let codes = goaway_codes(&attacker.read_to_end());
-        match expected {
-            Some(code) => assert_eq!(codes, [code], "{attack}"),
-            None => assert_eq!(codes.len(), 1, "{attack}: no GOAWAY"),
-        }
+        let held = started.elapsed();
+        assert!(held < Duration::from_secs(5), "{attack}: held {held:?}");
+        assert!(
+            codes.iter().all(|code| *code == expected),
+            "{attack}: {codes:?}"
+        );
     }
     let forwarded = upstream.behaviour.hits.load(Ordering::SeqCst);
     assert!(

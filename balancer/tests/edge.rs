@@ -2,15 +2,16 @@
 //! application errors do not eject backends unless asked; passive health never takes out the
 //! last backend; tunnels and misframed bodies are refused before a backend sees a byte; client
 //! connections are bounded per address; admin input is bounded like the configuration; idle
-//! upstream connections are closed on time.
+//! upstream connections are closed on time; a client that stops reading a response is cut off
+//! after the send timeout.
 
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use test_support::balancer::{
-    Balancer, RawUpstream, TOKEN, Upstream, backend_view, client, config_file, connect_from,
-    eventually, get, raw_exchange,
+    Balancer, RawUpstream, Script, ScriptedOrigin, TOKEN, Upstream, backend_view, client,
+    config_file, connect_from, eventually, get, raw_exchange,
 };
 
 fn address_of(balancer: &Balancer) -> String {
@@ -417,4 +418,42 @@ async fn public_responses_hide_backends_and_private_paths() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"], "not_found");
     }
+}
+
+#[test]
+fn a_client_that_stops_reading_a_response_is_cut_off_after_the_send_timeout() {
+    const BODY_BYTES: usize = 48 << 20;
+    let origin = ScriptedOrigin::start();
+    let body = "x".repeat(BODY_BYTES);
+    origin.script(
+        "/large",
+        Script::new(200, &[("cache-control", "no-store")], &body),
+    );
+    let (_dir, config) = config_file("[proxy]\nsend_timeout_s = 1\n");
+    let balancer = Balancer::start(&["--backend", &origin.url(), "--config", &config]);
+    let mut reader = std::net::TcpStream::connect(address_of(&balancer)).unwrap();
+    reader
+        .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The response fills the socket buffers (a few MiB on loopback) and the writes wait; after
+    // the 1 s send timeout the balancer closes the connection. Read on afterwards, the client
+    // gets what was buffered and then the end, not the whole body.
+    std::thread::sleep(Duration::from_secs(4));
+    reader
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut received, mut chunk) = (0, vec![0u8; 1 << 16]);
+    let started = Instant::now();
+    while let Ok(n @ 1..) = reader.read(&mut chunk) {
+        received += n;
+    }
+    assert!(
+        received < BODY_BYTES,
+        "the whole body arrived after the client paused"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Other clients are served meanwhile and after.
+    let request = b"GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(&address_of(&balancer), request);
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
 }

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_http::Protocol;
 use actix_service::{Service, ServiceFactory};
@@ -13,12 +12,13 @@ use tokio::net::TcpStream;
 
 use super::admission::Admission;
 use super::handshake::Handshake;
+use super::head_guard::GuardTimeouts;
 
 pub(super) struct Guarded<F, H> {
     http: F,
     admission: Arc<Admission>,
     handshake: H,
-    head_timeout: Duration,
+    timeouts: GuardTimeouts,
 }
 
 impl<F, H> Guarded<F, H> {
@@ -26,13 +26,13 @@ impl<F, H> Guarded<F, H> {
         http: F,
         admission: Arc<Admission>,
         handshake: H,
-        head_timeout: Duration,
+        timeouts: GuardTimeouts,
     ) -> Self {
         Self {
             http,
             admission,
             handshake,
-            head_timeout,
+            timeouts,
         }
     }
 }
@@ -57,13 +57,13 @@ where
     fn new_service(&self, config: ()) -> Self::Future {
         let http = self.http.new_service(config);
         let (admission, handshake) = (self.admission.clone(), self.handshake.clone());
-        let head_timeout = self.head_timeout;
+        let timeouts = self.timeouts;
         Box::pin(async move {
             Ok(GuardedService {
                 http: Rc::new(http.await?),
                 admission,
                 handshake,
-                head_timeout,
+                timeouts,
             })
         })
     }
@@ -73,7 +73,7 @@ pub(super) struct GuardedService<S, H> {
     http: Rc<S>,
     admission: Arc<Admission>,
     handshake: H,
-    head_timeout: Duration,
+    timeouts: GuardTimeouts,
 }
 
 impl<S, H> Service<TcpStream> for GuardedService<S, H>
@@ -94,7 +94,7 @@ where
             Ok(permit) => {
                 // Responses leave in whole writes; Nagle would only delay them.
                 let _ = stream.set_nodelay(true);
-                let handshake = self.handshake.accept(stream, self.head_timeout);
+                let handshake = self.handshake.accept(stream, self.timeouts);
                 let http = self.http.clone();
                 Box::pin(async move {
                     // The permit is held through the handshake: a silent client holds a slot

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use super::head_guard::GuardTimeouts;
 use super::{HeadGuard, refuse};
 use crate::interim::InterimWriter;
 
@@ -23,7 +24,7 @@ pub(super) trait Handshake: Clone + 'static {
     fn accept(
         &self,
         stream: TcpStream,
-        head_timeout: Duration,
+        timeouts: GuardTimeouts,
     ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static;
 
     /// Turns away a connection over the bounds with `answer`.
@@ -40,10 +41,10 @@ impl Handshake for Plain {
     fn accept(
         &self,
         stream: TcpStream,
-        head_timeout: Duration,
+        timeouts: GuardTimeouts,
     ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static {
         ready(Some((
-            InterimWriter::http1(HeadGuard::new(stream, head_timeout)),
+            InterimWriter::http1(HeadGuard::new(stream, timeouts)),
             Protocol::Http1,
         )))
     }
@@ -75,7 +76,7 @@ impl Handshake for Tls {
     fn accept(
         &self,
         stream: TcpStream,
-        head_timeout: Duration,
+        timeouts: GuardTimeouts,
     ) -> impl Future<Output = Option<(Self::Io, Protocol)>> + 'static {
         let handshake = self.acceptor.accept(stream);
         let timeout = self.timeout;
@@ -92,10 +93,10 @@ impl Handshake for Tls {
                 }
             };
             if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                let io = InterimWriter::http2(HeadGuard::http2(stream, head_timeout));
+                let io = InterimWriter::http2(HeadGuard::http2(stream, timeouts));
                 Some((io, Protocol::Http2))
             } else {
-                let io = InterimWriter::http1(HeadGuard::new(stream, head_timeout));
+                let io = InterimWriter::http1(HeadGuard::new(stream, timeouts));
                 Some((io, Protocol::Http1))
             }
         }

@@ -5,7 +5,8 @@
 //! a connection, not only the first (actix-http times the first head only). Bodies are the
 //! handler's business: here they are only measured, to find where the next head starts. On an
 //! HTTP/2 connection it bounds and times header blocks instead (`header_blocks`), and fails the
-//! connection on a violation, since no HTTP/1 answer fits there.
+//! connection on a violation, since no HTTP/1 answer fits there. On both it bounds how long a
+//! response write may wait for a client that does not read.
 //!
 //! On a refusal the reader sees the end of the stream; actix-http finishes what it has in hand
 //! and shuts the connection down, and the answer is written just before that shutdown, after
@@ -44,12 +45,27 @@ enum Position {
     Http2(HeaderBlocks),
 }
 
+/// The guard's two bounds in time.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardTimeouts {
+    /// A head (an HTTP/2 header block) arriving for longer is refused.
+    pub head: Duration,
+    /// A write waiting longer for the client to read fails the connection, as nginx's
+    /// `send_timeout`: a client that stops reading would otherwise hold its connection, and the
+    /// upstream connection its response comes from, for as long as it likes.
+    pub send: Duration,
+}
+
 pub struct HeadGuard<T> {
     io: T,
     position: Position,
     head: BytesMut,
     line: BytesMut,
     timeout: Duration,
+    send_timeout: Duration,
+    /// Made at the first write that has to wait, and reset at each wait after progress.
+    send_deadline: Option<Pin<Box<Sleep>>>,
+    write_waiting: bool,
     /// Runs while a head is arriving: from the connection's start, then from the read that
     /// brought a head's first bytes without its end. One timer per connection, reset per head.
     deadline: Pin<Box<Sleep>>,
@@ -60,13 +76,17 @@ pub struct HeadGuard<T> {
 }
 
 impl<T> HeadGuard<T> {
-    pub fn new(io: T, timeout: Duration) -> Self {
+    pub fn new(io: T, timeouts: GuardTimeouts) -> Self {
+        let timeout = timeouts.head;
         Self {
             io,
             position: Position::Head,
             head: BytesMut::new(),
             line: BytesMut::new(),
             timeout,
+            send_timeout: timeouts.send,
+            send_deadline: None,
+            write_waiting: false,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             timing: true,
             refusal: None,
@@ -76,8 +96,8 @@ impl<T> HeadGuard<T> {
 
     /// A guard for HTTP/2, whose frames h2 parses; only header blocks are bounded and timed
     /// here, and actix-http times the preface.
-    pub fn http2(io: T, timeout: Duration) -> Self {
-        let mut guard = Self::new(io, timeout);
+    pub fn http2(io: T, timeouts: GuardTimeouts) -> Self {
+        let mut guard = Self::new(io, timeouts);
         guard.position = Position::Http2(HeaderBlocks::new());
         guard.timing = false;
         guard
@@ -273,13 +293,40 @@ fn http2_failure(violation: Violation) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{violation:?}"))
 }
 
+impl<T> HeadGuard<T> {
+    /// Passes a write's result on; a write still waiting `send_timeout` after the last one that
+    /// made progress fails.
+    fn bound_wait<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.write_waiting = false;
+            return polled;
+        }
+        let timeout = self.send_timeout;
+        let deadline = self
+            .send_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if !self.write_waiting {
+            deadline.as_mut().reset(Instant::now() + timeout);
+            self.write_waiting = true;
+        }
+        ready!(deadline.as_mut().poll(cx));
+        log::debug!("closed a connection whose client stopped reading");
+        Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
+    }
+}
+
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, data)
+        let polled = Pin::new(&mut self.io).poll_write(cx, data);
+        self.bound_wait(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -287,7 +334,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
         cx: &mut Context<'_>,
         data: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, data)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, data);
+        self.bound_wait(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -295,7 +343,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let polled = Pin::new(&mut self.io).poll_flush(cx);
+        self.bound_wait(cx, polled)
     }
 
     /// Writes a pending refusal after everything actix-http wrote, then shuts down. After a

@@ -40,6 +40,7 @@ use crate::proxy::{self, ListenerScheme, ProxyState};
 use crate::tls::{self, HttpsPort};
 use guarded::Guarded;
 use handshake::{Plain, Tls};
+use head_guard::GuardTimeouts;
 use https_rules::OpenStreams;
 
 /// How long a refused connection is kept to deliver its answer.
@@ -112,13 +113,17 @@ pub fn public_server(
         address: plain_address,
     };
     let plain = parts.clone();
-    let (admission_plain, head_timeout) = (admission.clone(), proxy.client_request_timeout);
+    let timeouts = GuardTimeouts {
+        head: proxy.client_request_timeout,
+        send: proxy.send_timeout,
+    };
+    let admission_plain = admission.clone();
     let mut builder = builder.listen("public", sockets.plain, move || {
         Guarded::new(
             plain.http_service(),
             admission_plain.clone(),
             Plain,
-            head_timeout,
+            timeouts,
         )
     })?;
     if let (Some((socket, config)), Some(address)) = (sockets.tls, tls_address) {
@@ -133,7 +138,7 @@ pub fn public_server(
                 secure.http_service(),
                 admission.clone(),
                 handshake.clone(),
-                head_timeout,
+                timeouts,
             )
         })?;
     }

@@ -22,6 +22,9 @@ section! {
         client_request_timeout_ms: u64 = 5000 => client_request_timeout: Duration = positive_ms,
         #[arg(skip)]
         keep_alive_s: u64 = 65 => keep_alive: Duration = positive_secs,
+        /// A response write that waits this long for the client to read closes the connection.
+        #[arg(skip)]
+        send_timeout_s: u64 = 60 => send_timeout: Duration = positive_secs,
         #[arg(skip)]
         max_body_bytes: u64 = 1 << 20 => max_body_bytes: u64 = keep,
         /// Bodies up to this are buffered so a failed connect can be retried.

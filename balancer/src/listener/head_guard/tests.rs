@@ -4,8 +4,15 @@
 use super::*;
 use crate::listener::head_check::target_is_valid;
 
+fn timeouts(head: Duration) -> GuardTimeouts {
+    GuardTimeouts {
+        head,
+        send: Duration::from_secs(60),
+    }
+}
+
 fn guard() -> HeadGuard<()> {
-    HeadGuard::new((), Duration::from_secs(5))
+    HeadGuard::new((), timeouts(Duration::from_secs(5)))
 }
 
 /// Feeds `pieces` one read at a time; returns the bytes passed on and the refusal.
@@ -133,7 +140,7 @@ async fn tunnels_are_not_followed() {
 #[tokio::test]
 async fn a_head_that_trickles_past_the_timeout_is_refused_on_any_request() {
     let (client, server) = tokio::io::duplex(1024);
-    let mut guard = HeadGuard::new(server, Duration::from_millis(100));
+    let mut guard = HeadGuard::new(server, timeouts(Duration::from_millis(100)));
     let mut client = client;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     client

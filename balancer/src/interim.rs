@@ -1,13 +1,14 @@
-//! Interim (1xx) responses on their way to an HTTP/1.1 client (RFC 9110 section 15.2): the
-//! per-connection queue the proxy fills when a backend sends one, and the I/O layer under
-//! actix-http that writes it.
+//! Interim (1xx) responses on their way to the client (RFC 9110 section 15.2): on HTTP/1.1, the
+//! per-connection queue the proxy fills when a backend sends one and the I/O layer under
+//! actix-http that writes it; on HTTP/2, the stream's own sender (h2 0.4 sends them as HEADERS
+//! frames ahead of the final response, in order).
 //!
-//! actix-http 3 can send no 1xx of a handler's own, so they go around it, at the one moment the
-//! byte stream is theirs: when actix-http flushes, its buffer is empty, and everything it wrote
-//! belongs to earlier responses (pipelined requests are answered one after another, and the
-//! handler whose response comes next waits in [`InterimResponses::written`] until its interim
+//! actix-http 3 can send no 1xx of a handler's own, so on HTTP/1.1 they go around it, at the one
+//! moment the byte stream is theirs: when actix-http flushes, its buffer is empty, and everything
+//! it wrote belongs to earlier responses (pipelined requests are answered one after another, and
+//! the handler whose response comes next waits in [`InterimResponses::written`] until its interim
 //! heads are out, so its own response cannot overtake them). A leaf module: the listener wraps
-//! connections, the proxy queues heads, neither imports the other for it.
+//! connections and streams, the proxy queues heads, neither imports the other for it.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -18,17 +19,64 @@ use std::task::{Context, Poll, Waker, ready};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
+use h2::server::SendResponse;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::http_types;
 
 /// More interim bytes than this waiting for a client that does not read are dropped: 1xx
 /// responses are advisory, and a backend must not fill the balancer's memory through them.
 const MAX_QUEUED_BYTES: usize = 64 << 10;
 
-/// One HTTP/1.1 connection's interim responses not yet written. Cloned into the connection's
-/// request data; `None` on HTTP/2 connections, where actix-http owns the streams.
+/// Where one request's interim responses go.
+#[derive(Clone)]
+pub enum InterimResponses {
+    /// The HTTP/1.1 connection's queue (its connection data).
+    Http1(ConnectionQueue),
+    /// The HTTP/2 stream's responder (the request's extensions), shared with the dispatcher,
+    /// which sends the final response through it.
+    Http2(StreamResponder),
+}
+
+/// An HTTP/2 stream's responder.
+pub type StreamResponder = Rc<RefCell<SendResponse<Bytes>>>;
+
+impl InterimResponses {
+    /// Sends or queues an interim response with the header fields `headers` (already filtered
+    /// to the end-to-end ones). Returns false when it was dropped: the connection or stream is
+    /// closing or too much is queued already.
+    pub fn push<'a>(
+        &self,
+        status: StatusCode,
+        headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    ) -> bool {
+        match self {
+            Self::Http1(queue) => queue.push(status, headers),
+            Self::Http2(responder) => {
+                let mut head = http::Response::new(());
+                *head.status_mut() = http_types::status(status);
+                for (name, value) in headers {
+                    http_types::append_field(head.headers_mut(), name, value);
+                }
+                responder.borrow_mut().send_informational(head).is_ok()
+            }
+        }
+    }
+
+    /// Resolves once everything queued is written (or can no longer be): the handler awaits
+    /// this before it returns the final response, which must not overtake them. h2 keeps a
+    /// stream's frames in order itself.
+    pub async fn written(&self) {
+        if let Self::Http1(queue) = self {
+            queue.written().await;
+        }
+    }
+}
+
+/// One HTTP/1.1 connection's interim responses not yet written.
 #[derive(Clone, Default)]
-pub struct InterimResponses(Rc<RefCell<Queue>>);
+pub struct ConnectionQueue(Rc<RefCell<Queue>>);
 
 #[derive(Default)]
 struct Queue {
@@ -41,11 +89,8 @@ struct Queue {
     waiter: Option<Waker>,
 }
 
-impl InterimResponses {
-    /// Queues an interim response with the header fields `headers` (already filtered to the
-    /// end-to-end ones). Returns false when it was dropped: the connection is closing or too
-    /// much is queued already.
-    pub fn push<'a>(
+impl ConnectionQueue {
+    fn push<'a>(
         &self,
         status: StatusCode,
         headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
@@ -71,9 +116,7 @@ impl InterimResponses {
         true
     }
 
-    /// Resolves once everything queued is written (or can no longer be): the handler awaits
-    /// this before it returns the final response, which must not overtake them.
-    pub async fn written(&self) {
+    async fn written(&self) {
         poll_fn(|cx| {
             let mut queue = self.0.borrow_mut();
             if queue.bytes.is_empty() || queue.closed {
@@ -131,7 +174,7 @@ fn reason(status: StatusCode) -> &'static str {
 /// The I/O layer that writes a connection's interim responses between actix-http's writes.
 pub struct InterimWriter<T> {
     io: T,
-    queue: Option<InterimResponses>,
+    queue: Option<ConnectionQueue>,
 }
 
 impl<T> InterimWriter<T> {
@@ -139,18 +182,19 @@ impl<T> InterimWriter<T> {
     pub fn http1(io: T) -> Self {
         Self {
             io,
-            queue: Some(InterimResponses::default()),
+            queue: Some(ConnectionQueue::default()),
         }
     }
 
-    /// An HTTP/2 connection: nothing is ever written around h2's frames.
+    /// An HTTP/2 connection: nothing is ever written around h2's frames; its streams send
+    /// their own.
     pub fn http2(io: T) -> Self {
         Self { io, queue: None }
     }
 
     /// The queue the connection's requests push to, if it has one.
     pub fn responses(&self) -> Option<InterimResponses> {
-        self.queue.clone()
+        self.queue.clone().map(InterimResponses::Http1)
     }
 
     /// A partly written interim head is finished before any other byte.

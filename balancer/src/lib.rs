@@ -10,6 +10,7 @@ pub mod cache;
 pub mod configuration;
 pub mod header_names;
 pub mod health;
+pub mod http_types;
 pub mod interim;
 pub mod limits;
 pub mod listener;

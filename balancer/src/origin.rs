@@ -1,8 +1,8 @@
 //! What a request was addressed to: the scheme of the listener it came in on, and the host.
 //! A leaf module: the listener sets the scheme, the proxy forwards it, the cache keys by it.
 
-use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest};
 
 /// The scheme a listener speaks, attached to each of its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,8 +12,13 @@ pub enum ListenerScheme {
 }
 
 impl ListenerScheme {
+    /// Set on the connection by actix-http (HTTP/1), on each request by our HTTP/2 dispatcher,
+    /// which cannot set actix-http's connection data.
     pub fn of(req: &HttpRequest) -> Self {
-        req.conn_data::<Self>().copied().unwrap_or(Self::Http)
+        let on_connection = req.conn_data::<Self>().copied();
+        on_connection
+            .or_else(|| req.extensions().get::<Self>().copied())
+            .unwrap_or(Self::Http)
     }
 
     pub fn as_bytes(self) -> &'static [u8] {

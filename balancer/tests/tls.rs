@@ -69,7 +69,7 @@ fn http1_and_http2_reach_the_backend_as_http1_with_host_and_forwarded_proto() {
 }
 
 #[test]
-fn interim_responses_reach_http1_clients_through_tls_and_http2_clients_get_the_final_one() {
+fn interim_responses_reach_http1_and_http2_clients_ahead_of_the_final_one() {
     let pki = Pki::new();
     let issued = pki.issue("site");
     let origin = ScriptedOrigin::start();
@@ -78,19 +78,20 @@ fn interim_responses_reach_http1_clients_through_tls_and_http2_clients_get_the_f
         Script::new(200, &[], "final").with_interim(103, &[("link", "</a.css>; rel=preload")]),
     );
     let (_balancer, tls) = start_tls(&issued, &["--backend", &origin.url()]);
-    let http1 = curl_https(&pki.ca(), &tls, "/hints", &["--http1.1"]);
     // curl -i prints the interim head first: it is `head` here, the final one begins `body`.
-    assert_eq!(http1.status, 103, "{http1:?}");
-    assert!(
-        http1.head.contains("link: </a.css>; rel=preload"),
-        "{http1:?}"
-    );
-    assert!(http1.body.starts_with("HTTP/1.1 200"), "{http1:?}");
-    assert!(http1.body.ends_with("final"), "{http1:?}");
-    let http2 = curl_https(&pki.ca(), &tls, "/hints", &["--http2"]);
-    assert!(http2.ok, "{http2:?}");
-    assert_eq!((http2.version.as_str(), http2.status), ("2", 200));
-    assert_eq!(http2.body, "final");
+    for (flag, version) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
+        let answer = curl_https(&pki.ca(), &tls, "/hints", &[flag]);
+        assert_eq!(answer.status, 103, "{answer:?}");
+        assert!(
+            answer.head.contains("link: </a.css>; rel=preload"),
+            "{answer:?}"
+        );
+        assert!(
+            answer.body.starts_with(&format!("{version} 200")),
+            "{answer:?}"
+        );
+        assert!(answer.body.ends_with("final"), "{answer:?}");
+    }
 }
 
 #[test]
@@ -241,41 +242,71 @@ fn a_silent_tls_client_holds_its_slot_only_until_the_handshake_times_out() {
 }
 
 #[test]
-fn one_http2_connection_has_at_most_128_requests_in_progress() {
+fn one_http2_connection_has_at_most_128_streams_open_and_the_rest_are_refused() {
+    const HEADERS: u8 = 0x1;
+    const RST_STREAM: u8 = 0x3;
+    const SETTINGS: u8 = 0x4;
+    const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    const REFUSED_STREAM: u32 = 7;
     let pki = Pki::new();
     let issued = pki.issue("site");
     let upstream = Upstream::start("a");
-    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
-    upstream
-        .behaviour
-        .delay_ms
-        .store(2000, std::sync::atomic::Ordering::SeqCst);
-    // 300 streams at once on one connection, each held 2 s by the backend.
-    let output = std::process::Command::new("h2load")
-        .args(["-n", "300", "-c", "1", "-m", "300"])
-        .arg(format!("https://{tls}/slow"))
-        .output()
-        .expect("h2load (Debian package nghttp2-client) runs");
-    let report = String::from_utf8_lossy(&output.stdout);
-    let codes = report
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("status codes: "))
-        .unwrap_or_else(|| panic!("no status codes in {report}"));
-    let count = |class: &str| -> usize {
-        codes
-            .split(", ")
-            .find_map(|part| part.strip_suffix(class)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {class} in {codes}"))
-    };
-    assert_eq!(count(" 2xx"), 128, "{report}");
-    assert_eq!(count(" 4xx"), 300 - 128, "{report}");
-    assert_eq!(
-        upstream
-            .behaviour
-            .hits
-            .load(std::sync::atomic::Ordering::SeqCst),
-        128
+    // A short keep-alive: the connection is closed (GOAWAY) once it idles, ending the read.
+    let (_dir, config_path) = config_file("[proxy]\nkeep_alive_s = 1\n");
+    let (_balancer, tls) = start_tls(
+        &issued,
+        &["--config", &config_path, "--backend", &upstream.url()],
     );
+    upstream.behaviour.delay_ms.store(1000, Ordering::SeqCst);
+    // A client that ignores the server's SETTINGS opens 300 streams at once (h2load and
+    // browsers keep to the announced bound, so they would queue instead).
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    let fields = [
+        &[0x82, 0x87, 0x04, 5][..],
+        b"/slow",
+        &[0x01, 9],
+        b"localhost",
+    ]
+    .concat();
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(SETTINGS, 0, 0, &[]));
+    for n in 0..300 {
+        sent.extend(http2_frame(HEADERS, 0x5, 2 * n + 1, &fields));
+    }
+    client.write(&sent).unwrap();
+    let received = http2_frames(&client.read_to_end());
+    let (_, _, _, settings) = received
+        .iter()
+        .find(|(kind, flags, _, _)| *kind == SETTINGS && *flags == 0)
+        .expect("the server's SETTINGS");
+    let announced = settings.chunks(6).find_map(|setting| {
+        (u16::from_be_bytes([setting[0], setting[1]]) == MAX_CONCURRENT_STREAMS)
+            .then(|| u32::from_be_bytes(setting[2..6].try_into().unwrap()))
+    });
+    assert_eq!(announced, Some(128));
+    let refused = received
+        .iter()
+        .filter(|(kind, _, _, payload)| {
+            *kind == RST_STREAM && payload[..] == REFUSED_STREAM.to_be_bytes()
+        })
+        .count();
+    let answered = received
+        .iter()
+        .filter(|(kind, ..)| *kind == HEADERS)
+        .count();
+    assert_eq!((answered, refused), (128, 300 - 128));
+    assert_eq!(upstream.behaviour.hits.load(Ordering::SeqCst), 128);
+}
+
+/// `GET https://localhost/` as an HPACK header block: `:method`, `:scheme` and `:path` from
+/// the static table (RFC 7541 appendix A), then a literal `:authority`.
+const GET_LOCALHOST: [u8; 14] = *b"\x82\x87\x84\x01\x09localhost";
+
+/// A TLS client configuration that offers only `h2`.
+fn h2_client_config(pki: &Pki) -> Arc<rustls::ClientConfig> {
+    let mut config = (*client_config(&pki.ca(), None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Arc::new(config)
 }
 
 /// An HTTP/2 frame: 9 bytes of header (length, type, flags, stream) and the payload.
@@ -287,19 +318,28 @@ fn http2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// The GOAWAY error codes in what the server sent on an HTTP/2 connection.
-fn goaway_codes(mut received: &[u8]) -> Vec<u32> {
-    const GOAWAY: u8 = 0x7;
-    let mut codes = Vec::new();
+/// The frames in what a server sent on an HTTP/2 connection: type, flags, stream, payload (a
+/// last frame cut short keeps what arrived).
+fn http2_frames(mut received: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut frames = Vec::new();
     while received.len() >= 9 {
         let length = u32::from_be_bytes([0, received[0], received[1], received[2]]) as usize;
+        let stream = u32::from_be_bytes(received[5..9].try_into().unwrap()) & 0x7fff_ffff;
         let end = (9 + length).min(received.len());
-        if received[3] == GOAWAY && end >= 17 {
-            codes.push(u32::from_be_bytes(received[13..17].try_into().unwrap()));
-        }
+        frames.push((received[3], received[4], stream, received[9..end].to_vec()));
         received = &received[end..];
     }
-    codes
+    frames
+}
+
+/// The GOAWAY error codes in what the server sent on an HTTP/2 connection.
+fn goaway_codes(received: &[u8]) -> Vec<u32> {
+    const GOAWAY: u8 = 0x7;
+    http2_frames(received)
+        .into_iter()
+        .filter(|(kind, _, _, payload)| *kind == GOAWAY && payload.len() >= 8)
+        .map(|(_, _, _, payload)| u32::from_be_bytes(payload[4..8].try_into().unwrap()))
+        .collect()
 }
 
 #[test]
@@ -315,11 +355,8 @@ fn http2_clients_that_make_every_stream_they_open_reset_are_cut_off_and_others_a
     let issued = pki.issue("site");
     let upstream = Upstream::start("a");
     let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
-    let mut config = (*client_config(&pki.ca(), None)).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let config = Arc::new(config);
-    // GET https://localhost/ from the static table (RFC 7541 appendix A), :authority literal.
-    let fields = [&[0x82, 0x87, 0x84, 0x01, 9][..], b"localhost"].concat();
+    let config = h2_client_config(&pki);
+    let fields = GET_LOCALHOST;
     // Rapid reset (CVE-2023-44487): each request cancelled at once. "MadeYouReset"
     // (CVE-2025-8671): each followed by a frame the server must reset the stream for (a
     // WINDOW_UPDATE of 0). 2,000 requests, 50 to a write; the writes stop when the server has
@@ -409,9 +446,7 @@ fn an_http2_header_block_that_never_ends_is_cut_off_past_64_kib_or_the_request_t
         &issued,
         &["--backend", &upstream.url(), "--config", &config_path],
     );
-    let mut config = (*client_config(&pki.ca(), None)).clone();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let config = Arc::new(config);
+    let config = h2_client_config(&pki);
     let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     opening.extend(http2_frame(0x4, 0, 0, &[]));
     // A HEADERS frame without END_HEADERS: GET https://localhost/ and more to come.
@@ -444,6 +479,81 @@ fn an_http2_header_block_that_never_ends_is_cut_off_past_64_kib_or_the_request_t
     assert_eq!(upstream.behaviour.hits.load(Ordering::SeqCst), 0);
     let (status, _) = TlsConnection::open(&pki.ca(), &tls).get("/");
     assert_eq!(status, 200);
+}
+
+#[test]
+fn an_idle_http2_connection_is_closed_with_goaway_after_the_keep_alive_but_not_under_a_request() {
+    const GOAWAY: u8 = 0x7;
+    const NO_ERROR: u32 = 0;
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_dir, config_path) = config_file("[proxy]\nkeep_alive_s = 1\n");
+    let (_balancer, tls) = start_tls(
+        &issued,
+        &["--config", &config_path, "--backend", &upstream.url()],
+    );
+    // The request takes twice the keep-alive; the connection is idle only after it.
+    upstream.behaviour.delay_ms.store(2000, Ordering::SeqCst);
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    sent.extend(http2_frame(0x1, 0x5, 1, &GET_LOCALHOST));
+    let started = Instant::now();
+    client.write(&sent).unwrap();
+    // This client answers nothing, not even the server's pings; it only reads.
+    let received = http2_frames(&client.read_to_end());
+    let held = started.elapsed();
+    let answered = received
+        .iter()
+        .position(|(kind, _, stream, _)| *kind == 0x1 && *stream == 1);
+    let goaway = received.iter().position(|(kind, _, _, payload)| {
+        *kind == GOAWAY && payload[4..8] == NO_ERROR.to_be_bytes()
+    });
+    assert!(answered.is_some(), "{received:?}");
+    assert!(goaway > answered, "{received:?}");
+    // 2 s of request, 1 s of keep-alive, at most 1 s for the GOAWAY to be acknowledged.
+    assert!(
+        held > Duration::from_millis(2900) && held < Duration::from_secs(6),
+        "held {held:?}"
+    );
+}
+
+#[test]
+fn an_http2_response_whose_client_opens_no_window_is_reset_after_the_send_timeout() {
+    const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
+    const RST_STREAM: u8 = 0x3;
+    const CANCEL: u32 = 8;
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_dir, config_path) = config_file("[proxy]\nsend_timeout_s = 1\nkeep_alive_s = 1\n");
+    let (_balancer, tls) = start_tls(
+        &issued,
+        &["--config", &config_path, "--backend", &upstream.url()],
+    );
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    // A stream window of 0, never opened: the response head can go, its body cannot.
+    let zero_window = [&SETTINGS_INITIAL_WINDOW_SIZE.to_be_bytes()[..], &[0; 4]].concat();
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &zero_window));
+    sent.extend(http2_frame(0x1, 0x5, 1, &GET_LOCALHOST));
+    let started = Instant::now();
+    client.write(&sent).unwrap();
+    // Without the bound the stream stays open, the connection never idles, and the read
+    // runs into the client's 10 s timeout with no reset.
+    let received = http2_frames(&client.read_to_end());
+    let held = started.elapsed();
+    let reset = received.iter().any(|(kind, _, stream, payload)| {
+        *kind == RST_STREAM && *stream == 1 && payload[..] == CANCEL.to_be_bytes()
+    });
+    assert!(reset, "{received:?}");
+    assert!(
+        !received.iter().any(|(kind, ..)| *kind == 0x0),
+        "{received:?}"
+    );
+    assert!(held < Duration::from_secs(5), "held {held:?}");
+    assert_eq!(upstream.behaviour.hits.load(Ordering::SeqCst), 1);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The public listeners: each accepted connection is admitted (connection bounds), then, on the
-//! TLS listener, handshaken (bounded in time), then read by actix-http (through the
-//! request-head guard for HTTP/1, under the writer of interim responses), whose requests go to
-//! the proxy. Built from the parts `HttpServer` uses, because `HttpServer` offers no place to
-//! refuse a connection before its requests are parsed, nor to answer a head its parser refuses.
+//! TLS listener, handshaken (bounded in time), then read through the request-head guard by
+//! actix-http for HTTP/1 (under the writer of interim responses) or by our HTTP/2 dispatcher
+//! ([`http2`]), whose requests go to the proxy. Built from the parts `HttpServer` uses, because
+//! `HttpServer` offers no place to refuse a connection before its requests are parsed, nor to
+//! answer a head its parser refuses.
 
 mod admission;
 mod guarded;
@@ -10,16 +11,18 @@ mod handshake;
 mod head_check;
 mod head_guard;
 mod header_blocks;
-mod https_rules;
+mod hsts;
+mod http2;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::error::DispatchError;
-use actix_http::{HttpService, Protocol};
+use actix_http::{HttpService, Protocol, Request, Response};
 use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, map_config};
-use actix_web::dev::AppConfig;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{AppConfig, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::middleware::{Condition, from_fn};
@@ -31,17 +34,18 @@ use tokio::net::TcpStream;
 pub use admission::{Admission, Refusal};
 pub use head_check::MAX_HEAD_BYTES;
 pub use head_guard::HeadGuard;
-pub use https_rules::MAX_STREAMS;
+pub use http2::MAX_STREAMS;
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};
 use crate::interim::InterimWriter;
 use crate::proxy::{self, ListenerScheme, ProxyState};
 use crate::tls::{self, HttpsPort};
+use crate::upstream::UpstreamClient;
 use guarded::Guarded;
 use handshake::{Plain, Tls};
 use head_guard::GuardTimeouts;
-use https_rules::OpenStreams;
+use http2::Http2Settings;
 
 /// How long a refused connection is kept to deliver its answer.
 const REFUSAL_LINGER: Duration = Duration::from_secs(1);
@@ -119,8 +123,9 @@ pub fn public_server(
     };
     let admission_plain = admission.clone();
     let mut builder = builder.listen("public", sockets.plain, move || {
+        let app = plain.app(&plain.upstream_client());
         Guarded::new(
-            plain.http_service(),
+            plain.http_service(app),
             admission_plain.clone(),
             Plain,
             timeouts,
@@ -133,13 +138,23 @@ pub fn public_server(
             ..parts
         };
         let handshake = Tls::new(config, proxy.client_request_timeout);
+        let http2 = Http2Settings {
+            handshake_timeout: proxy.client_request_timeout,
+            keep_alive: proxy.keep_alive,
+            send_timeout: proxy.send_timeout,
+            shutdown: secure.shutdown.clone(),
+        };
         builder = builder.listen("public-tls", socket, move || {
+            // One upstream connection pool per worker, shared by HTTP/1 and HTTP/2.
+            let upstream = secure.upstream_client();
+            let http2_app = boxed_app(secure.app(&upstream));
             Guarded::new(
-                secure.http_service(),
+                secure.http_service(secure.app(&upstream)),
                 admission.clone(),
                 handshake.clone(),
                 timeouts,
             )
+            .with_http2(http2_app, http2.clone())
         })?;
     }
     Ok(builder.run())
@@ -159,28 +174,32 @@ struct ListenerParts {
 }
 
 impl ListenerParts {
-    /// The proxy app in actix-http for connections of type `T`. On the plain listener, ACME
-    /// challenges are answered here when ACME runs, and with `--redirect-http` everything
-    /// else is redirected; on the TLS listener HSTS is added when configured.
-    fn http_service<T>(
+    fn upstream_client(&self) -> web::Data<UpstreamClient> {
+        web::Data::new(proxy::upstream_client(&self.proxy))
+    }
+
+    /// The proxy app. On the plain listener, ACME challenges are answered here when ACME
+    /// runs, and with `--redirect-http` everything else is redirected; on the TLS listener
+    /// HSTS is added when configured.
+    fn app(
         &self,
+        upstream: &web::Data<UpstreamClient>,
     ) -> impl ServiceFactory<
-        (InterimWriter<T>, Protocol, Option<SocketAddr>),
+        Request,
         Config = (),
-        Response = (),
-        Error = DispatchError,
+        Response = ServiceResponse<impl MessageBody + 'static + use<>>,
+        Error = Response<BoxBody>,
         InitError = (),
-    > + use<T>
-    where
-        T: AsyncRead + AsyncWrite + Unpin + 'static,
-    {
+    >
+    + 'static
+    + use<> {
         let hsts = self
             .hsts
             .clone()
             .filter(|_| self.scheme == ListenerScheme::Https);
         let mut app = App::new()
             .app_data(self.state.clone())
-            .app_data(web::Data::new(proxy::upstream_client(&self.proxy)));
+            .app_data(upstream.clone());
         if let Some(tokens) = &self.challenges
             && self.scheme == ListenerScheme::Http
         {
@@ -199,19 +218,45 @@ impl ListenerParts {
                 .default_service(web::to(tls::to_https)),
             None => app.default_service(web::to(proxy::handle)),
         };
-        let https = self.scheme == ListenerScheme::Https;
         let app = app
             .wrap(Condition::new(
-                https,
-                from_fn(move |req, next| https_rules::apply(req, next, hsts.clone())),
+                hsts.is_some(),
+                from_fn(move |req, next| hsts::apply(req, next, hsts.clone())),
             ))
             .into_factory()
-            .map_err(|error: actix_web::Error| error.as_response_error().error_response());
+            .map_err(|error: actix_web::Error| error.as_response_error().error_response().into());
+        map_config(app, |_| AppConfig::default())
+    }
+
+    /// `app` in actix-http, for HTTP/1 connections of type `T`.
+    fn http_service<T, A, B>(
+        &self,
+        app: A,
+    ) -> impl ServiceFactory<
+        (InterimWriter<T>, Protocol, Option<SocketAddr>),
+        Config = (),
+        Response = (),
+        Error = DispatchError,
+        InitError = (),
+    > + use<T, A, B>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + 'static,
+        A: ServiceFactory<
+                Request,
+                Config = (),
+                Response = ServiceResponse<B>,
+                Error = Response<BoxBody>,
+                InitError = (),
+            > + 'static,
+        A::Service: 'static,
+        A::Future: 'static,
+        B: MessageBody + 'static,
+    {
         let shutdown = self.shutdown.clone();
         let builder = HttpService::build()
             .keep_alive(self.proxy.keep_alive)
             // The guard times every HTTP/1 head; actix-http's own timer (first head only,
-            // empty 408; the HTTP/2 preface) stays as a backstop behind it.
+            // empty 408) stays as a backstop behind it.
             .client_request_timeout(self.proxy.client_request_timeout + Duration::from_secs(1))
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(self.address)
@@ -219,8 +264,7 @@ impl ListenerParts {
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
             });
-        // A connection without the mark is plain HTTP (`ListenerScheme::of`), and has no
-        // stream count.
+        // A connection without the mark is plain HTTP (`ListenerScheme::of`).
         let scheme = self.scheme;
         let builder = builder.on_connect_ext(move |io: &InterimWriter<T>, extensions| {
             if let Some(interim) = io.responses() {
@@ -228,11 +272,30 @@ impl ListenerParts {
             }
             if scheme == ListenerScheme::Https {
                 extensions.insert(scheme);
-                extensions.insert(OpenStreams::default());
             }
         });
-        builder.finish(map_config(app, |_| AppConfig::default()))
+        builder.finish(app)
     }
+}
+
+/// `app` as our HTTP/2 dispatcher calls it: bodies boxed, one type for every app.
+fn boxed_app<A, B>(app: A) -> http2::AppFactory
+where
+    A: ServiceFactory<
+            Request,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = Response<BoxBody>,
+            InitError = (),
+        > + 'static,
+    A::Service: 'static,
+    A::Future: 'static,
+    <A::Service as actix_service::Service<Request>>::Future: 'static,
+    B: MessageBody + 'static,
+{
+    actix_service::boxed::factory(
+        app.map(|response: ServiceResponse<_>| response.map_into_boxed_body().into()),
+    )
 }
 
 /// A short JSON error answer written straight to a connection, for refusals made before or

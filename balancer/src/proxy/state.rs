@@ -84,9 +84,8 @@ pub struct Session<'a> {
     pub client: &'a UpstreamClient,
     /// Passed upstream and echoed to the client.
     pub request_id: HeaderValue,
-    /// Where a backend's interim responses go: the client's connection, when it is HTTP/1.1
-    /// (a 1xx must not reach an HTTP/1.0 client, RFC 9110 section 15.2; actix-http gives
-    /// HTTP/2 no way to send one).
+    /// Where a backend's interim responses go: the client's HTTP/1.1 connection or HTTP/2
+    /// stream (a 1xx must not reach an HTTP/1.0 client, RFC 9110 section 15.2).
     interim: Option<InterimResponses>,
 }
 
@@ -95,6 +94,9 @@ impl<'a> Session<'a> {
     pub fn new(req: &'a HttpRequest, state: &'a ProxyState, client: &'a UpstreamClient) -> Self {
         let interim = match req.version() {
             Version::HTTP_11 => req.conn_data::<InterimResponses>().cloned(),
+            Version::HTTP_2 => actix_web::HttpMessage::extensions(req)
+                .get::<InterimResponses>()
+                .cloned(),
             _ => None,
         };
         Self {

@@ -69,6 +69,40 @@ fn http1_and_http2_reach_the_backend_as_http1_with_host_and_forwarded_proto() {
 }
 
 #[test]
+fn an_http2_request_body_reaches_the_backend_whole_with_or_without_a_content_length() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body");
+    // Larger than the 64 KiB retry buffer and than h2's 16 KiB frames; printable for curl -i.
+    let body: String = (0..200_000)
+        .map(|n| char::from(b'a' + (n % 26) as u8))
+        .collect();
+    std::fs::write(&file, &body).unwrap();
+    let data = format!("@{}", file.display());
+    // `content-length:` with no value: curl sends the body as DATA frames with no length,
+    // which HTTP/2 allows (RFC 9113 section 8.1.1); the backend gets it chunked.
+    for unset in [&["-H", "content-length:"][..], &[]] {
+        let mut flags = vec!["--http2", "-X", "POST", "--data-binary", &data];
+        flags.extend(unset);
+        let answer = curl_https(&pki.ca(), &tls, "/echo-body", &flags);
+        assert_eq!(
+            (answer.version.as_str(), answer.status),
+            ("2", 200),
+            "{}",
+            answer.head
+        );
+        assert_eq!(answer.body.len(), body.len(), "{unset:?}");
+        assert!(
+            answer.body == body,
+            "{unset:?}: the body changed on the way"
+        );
+    }
+}
+
+#[test]
 fn interim_responses_reach_http1_and_http2_clients_ahead_of_the_final_one() {
     let pki = Pki::new();
     let issued = pki.issue("site");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::body::{BodyStream, BoxBody, MessageBody, SizedStream};
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, Version, header};
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tokio::time::{Instant, Sleep};
@@ -25,18 +25,28 @@ use crate::upstream::{BodyError, OutgoingBody};
 pub enum RequestFraming {
     None,
     Length(u64),
+    /// Of a length known only at its end: chunked (HTTP/1.1), or an HTTP/2 stream's DATA
+    /// without `Content-Length` (RFC 9113 section 8.1.1).
     Chunked,
 }
 
+/// Marks an HTTP/2 request whose body runs to the end of its stream with no `Content-Length`
+/// (set by the listener's HTTP/2 dispatcher, which alone sees the stream).
+pub struct BodyToStreamEnd;
+
 impl RequestFraming {
-    /// The framing actix-http decoded the body with: chunked (HTTP/1.1 only) or by length.
-    /// actix-http itself refuses a request carrying both, the classic smuggling ambiguity.
+    /// The framing actix-http decoded the body with: chunked (HTTP/1.1 only) or by length, or
+    /// the HTTP/2 stream's end. actix-http itself refuses a request carrying both chunked and
+    /// a length, the classic smuggling ambiguity.
     pub fn of(req: &HttpRequest) -> Self {
         let headers = req.headers();
-        let chunked = req.version() == Version::HTTP_11
-            && headers
+        let chunked = match req.version() {
+            Version::HTTP_11 => headers
                 .get(header::TRANSFER_ENCODING)
-                .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                .is_some_and(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked")),
+            Version::HTTP_2 => req.extensions().contains::<BodyToStreamEnd>(),
+            _ => false,
+        };
         if chunked {
             return Self::Chunked;
         }

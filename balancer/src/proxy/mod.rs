@@ -34,6 +34,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use crate::origin::{ListenerScheme, request_host};
+pub use body::BodyToStreamEnd;
 pub use error::ProxyError;
 pub use expose_upstream::ExposeUpstream;
 pub use headers::{RequestIds, TrustedProxies};

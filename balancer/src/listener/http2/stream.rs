@@ -25,6 +25,7 @@ use super::AppService;
 use crate::http_types::{self, Unrepresentable};
 use crate::interim::{InterimResponses, StreamResponder};
 use crate::origin::ListenerScheme;
+use crate::proxy::BodyToStreamEnd;
 
 /// The most body asked of h2's flow control at once: its default frame size, as actix-http.
 const CHUNK: usize = 16_384;
@@ -70,6 +71,7 @@ fn to_actix(
 ) -> Result<Request, Unrepresentable> {
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = http_types::request_head(&parts)?;
+    let undeclared = !body.is_end_stream() && !headers.contains_key(header::CONTENT_LENGTH);
     let payload = if body.is_end_stream() {
         Payload::None
     } else {
@@ -87,6 +89,9 @@ fn to_actix(
         let mut extensions = request.extensions_mut();
         extensions.insert(ListenerScheme::Https);
         extensions.insert(InterimResponses::Http2(responder.clone()));
+        if undeclared {
+            extensions.insert(BodyToStreamEnd);
+        }
     }
     Ok(request)
 }

@@ -554,6 +554,44 @@ fn an_idle_http2_connection_is_closed_with_goaway_after_the_keep_alive_but_not_u
 }
 
 #[test]
+fn on_sigterm_an_http2_request_in_progress_is_answered_then_the_connection_gets_goaway() {
+    const GOAWAY: u8 = 0x7;
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (mut balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    upstream.behaviour.delay_ms.store(1000, Ordering::SeqCst);
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    sent.extend(http2_frame(0x1, 0x5, 1, &GET_LOCALHOST));
+    client.write(&sent).unwrap();
+    let arrived = wait_for(Duration::from_secs(5), || {
+        (upstream.behaviour.hits.load(Ordering::SeqCst) == 1).then_some(())
+    });
+    assert!(arrived.is_some(), "the request reached the backend");
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &balancer.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let received = http2_frames(&client.read_to_end());
+    // The response (HEADERS with :status 200, from the static table) and its last DATA frame.
+    let answered = received.iter().any(|(kind, _, stream, block)| {
+        *kind == 0x1 && *stream == 1 && block.first() == Some(&0x88)
+    });
+    let ended = received
+        .iter()
+        .any(|(kind, flags, stream, _)| *kind == 0x0 && *stream == 1 && flags & 0x1 == 1);
+    assert!(answered && ended, "{received:?}");
+    assert!(
+        received.iter().any(|(kind, ..)| *kind == GOAWAY),
+        "{received:?}"
+    );
+    assert!(balancer.terminate(), "the balancer exits cleanly");
+}
+
+#[test]
 fn an_http2_response_whose_client_opens_no_window_is_reset_after_the_send_timeout() {
     const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
     const RST_STREAM: u8 = 0x3;

@@ -29,7 +29,7 @@ impl ListenerScheme {
     }
 }
 
-/// The host asked for: `Host`, or HTTP/2's `:authority` (which actix-http puts in the URI).
+/// The host asked for: `Host`, or HTTP/2's `:authority` (which h2 puts in the URI).
 pub fn request_host(req: &HttpRequest) -> Option<&[u8]> {
     let authority = || req.uri().authority().map(|a| a.as_str().as_bytes());
     let host = req.headers().get(header::HOST);

@@ -20,9 +20,11 @@ section! {
         /// Slow request heads and bodies get 408.
         #[arg(skip)]
         client_request_timeout_ms: u64 = 5000 => client_request_timeout: Duration = positive_ms,
+        /// An idle client connection is closed after this (HTTP/2: with GOAWAY).
         #[arg(skip)]
         keep_alive_s: u64 = 65 => keep_alive: Duration = positive_secs,
-        /// A response write that waits this long for the client to read closes the connection.
+        /// A response write that waits this long for the client to read closes the connection
+        /// (HTTP/2: a stream waiting this long for flow-control window is reset).
         #[arg(skip)]
         send_timeout_s: u64 = 60 => send_timeout: Duration = positive_secs,
         #[arg(skip)]

@@ -53,6 +53,9 @@ pub(super) async fn serve(
 ) {
     let responder = Rc::new(RefCell::new(responder));
     let bodiless = request.method() == http::Method::HEAD;
+    if awaits_continue(&request) {
+        let _ = responder.borrow_mut().send_informational(continue_head());
+    }
     let response = match to_actix(request, peer, &responder) {
         Ok(request) => app.call(request).await.unwrap_or_else(|refusal| refusal),
         Err(error) => unrepresentable(error),
@@ -60,6 +63,23 @@ pub(super) async fn serve(
     if let Err(error) = respond(response, &responder, bodiless, send_timeout).await {
         log::debug!("HTTP/2 response not completed: {error}");
     }
+}
+
+/// Whether the client holds its body back until it hears `100 Continue` (RFC 9110 section
+/// 10.1.1). Answered at once, as actix-http does for HTTP/1.1: the size limit is checked as
+/// the body arrives, and a client left waiting sends it anyway after a second or more.
+fn awaits_continue(request: &http::Request<RecvStream>) -> bool {
+    !request.body().is_end_stream()
+        && request
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+fn continue_head() -> http::Response<()> {
+    let mut head = http::Response::new(());
+    *head.status_mut() = http::StatusCode::CONTINUE;
+    head
 }
 
 /// The request as the proxy app takes it; marked as arriving over TLS (HTTP/2 is offered only

@@ -21,7 +21,7 @@ use rustls::client::{
     ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue,
 };
 use rustls::pki_types::ServerName;
-use test_support::balancer::{Script, ScriptedOrigin, Upstream, config_file};
+use test_support::balancer::{Script, ScriptedOrigin, Upstream, admin_json, config_file};
 use test_support::poll::wait_for;
 use tls_support::https::{self, HttpsConnection};
 use tls_support::{Pki, TlsConnection, client_config, curl, curl_https, start_tls};
@@ -558,6 +558,48 @@ fn an_idle_http2_connection_is_closed_with_goaway_after_the_keep_alive_but_not_u
         held > Duration::from_millis(2900) && held < Duration::from_secs(6),
         "held {held:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_client_resets_releases_its_upstream_request_at_once() {
+    const RST_STREAM: u8 = 0x3;
+    const CANCEL: u32 = 8;
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (balancer, tls) = start_tls(&issued, &["--backend", &upstream.url()]);
+    upstream.behaviour.delay_ms.store(3000, Ordering::SeqCst);
+    let admin = test_support::balancer::client();
+    let in_flight = || async {
+        let backends = admin_json(&admin, &balancer, "/backends").await;
+        backends[0]["in_flight"].as_u64().unwrap()
+    };
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    sent.extend(http2_frame(0x1, 0x5, 1, &GET_LOCALHOST));
+    client.write(&sent).unwrap();
+    let started = Instant::now();
+    while upstream.behaviour.hits.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never forwarded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(in_flight().await, 1);
+    client
+        .write(&http2_frame(RST_STREAM, 0, 1, &CANCEL.to_be_bytes()))
+        .unwrap();
+    let reset = Instant::now();
+    // The backend answers 3 s after the request; the proxy lets go well before.
+    while in_flight().await != 0 {
+        assert!(
+            reset.elapsed() < Duration::from_secs(1),
+            "upstream request still held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[test]

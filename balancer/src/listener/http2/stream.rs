@@ -57,7 +57,16 @@ pub(super) async fn serve(
         let _ = responder.borrow_mut().send_informational(continue_head());
     }
     let response = match to_actix(request, peer, &responder) {
-        Ok(request) => app.call(request).await.unwrap_or_else(|refusal| refusal),
+        Ok(request) => {
+            // A client that resets the stream no longer wants the answer: the proxy's work
+            // is dropped with it, its upstream request included (nginx's default too,
+            // `proxy_ignore_client_abort off`).
+            let reset = poll_fn(|cx| responder.borrow_mut().poll_reset(cx));
+            tokio::select! {
+                answer = app.call(request) => answer.unwrap_or_else(|refusal| refusal),
+                _ = reset => return log::debug!("HTTP/2 stream reset by the client"),
+            }
+        }
         Err(error) => unrepresentable(error),
     };
     if let Err(error) = respond(response, &responder, bodiless, send_timeout).await {

@@ -34,7 +34,6 @@ use tokio::net::TcpStream;
 pub use admission::{Admission, Refusal};
 pub use head_check::MAX_HEAD_BYTES;
 pub use head_guard::HeadGuard;
-pub use http2::MAX_STREAMS;
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};

@@ -32,7 +32,7 @@ pub(super) type AppFactory =
 
 /// Streams one connection may have open, announced in SETTINGS; a client that opens more has
 /// them refused (REFUSED_STREAM). nginx's `http2_max_concurrent_streams` default.
-pub const MAX_STREAMS: u32 = 128;
+const MAX_STREAMS: u32 = 128;
 
 /// Flow-control windows for request bodies, actix-http's (and awc's) defaults: 1 MiB a stream,
 /// 2 MiB a connection, so an upload is not held to the 64 KiB of the protocol default.

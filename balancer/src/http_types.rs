@@ -42,17 +42,19 @@ pub fn status(status: StatusCode) -> http::StatusCode {
     http::StatusCode::from_u16(status.as_u16()).expect("a valid status is valid in both crates")
 }
 
-/// Appends a field to a head for h2. Returns false, appending nothing, when h2's types refuse
-/// it (they share actix-http's grammar, so no valid field is refused).
+/// Appends a field to a head for h2, still marked sensitive if it was (HPACK then never
+/// indexes it: `X-Request-Id`, see `proxy::response_filter`). Returns false, appending nothing,
+/// when h2's types refuse it (they share actix-http's grammar, so no valid field is refused).
 pub fn append_field(
     headers: &mut http::HeaderMap,
     name: &actix_web::http::header::HeaderName,
     value: &actix_web::http::header::HeaderValue,
 ) -> bool {
-    let name = http::HeaderName::from_bytes(name.as_str().as_bytes());
-    let value = http::HeaderValue::from_bytes(value.as_bytes());
-    match (name, value) {
-        (Ok(name), Ok(value)) => {
+    let converted = http::HeaderName::from_bytes(name.as_str().as_bytes());
+    let sensitive = value.is_sensitive();
+    match (converted, http::HeaderValue::from_bytes(value.as_bytes())) {
+        (Ok(name), Ok(mut value)) => {
+            value.set_sensitive(sensitive);
             headers.append(name, value);
             true
         }
@@ -71,7 +73,9 @@ mod tests {
             .uri("https://example.test:8443/a/b?c=d")
             .header("accept", "text/html")
             .header("cookie", "a=1")
+            .header("via", "1.1 one")
             .header("cookie", "b=2")
+            .header("via", "1.1 two")
             .body(())
             .unwrap();
         let (parts, ()) = request.into_parts();
@@ -83,6 +87,11 @@ mod tests {
             .map(|v| v.to_str().unwrap())
             .collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
+        let vias: Vec<_> = headers
+            .get_all("via")
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(vias, ["1.1 one", "1.1 two"]);
         assert_eq!(headers.get("accept").unwrap(), "text/html");
     }
 
@@ -95,13 +104,20 @@ mod tests {
     }
 
     #[test]
-    fn response_fields_cross_over_unchanged() {
+    fn response_fields_cross_over_unchanged_sensitive_ones_still_sensitive() {
         let mut headers = http::HeaderMap::new();
         let name = actix_web::http::header::HeaderName::from_static("link");
         let value = actix_web::http::header::HeaderValue::from_static("</a.css>; rel=preload");
+        let mut secret = value.clone();
+        secret.set_sensitive(true);
         assert!(append_field(&mut headers, &name, &value));
-        assert!(append_field(&mut headers, &name, &value));
-        assert_eq!(headers.get_all("link").iter().count(), 2);
+        assert!(append_field(&mut headers, &name, &secret));
+        let sensitive: Vec<_> = headers
+            .get_all("link")
+            .iter()
+            .map(|v| v.is_sensitive())
+            .collect();
+        assert_eq!(sensitive, [false, true]);
         assert_eq!(status(StatusCode::from_u16(103).unwrap()).as_u16(), 103);
     }
 }

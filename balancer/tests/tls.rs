@@ -603,6 +603,77 @@ async fn a_stream_the_client_resets_releases_its_upstream_request_at_once() {
 }
 
 #[test]
+fn the_request_id_goes_to_http2_clients_as_a_never_indexed_field() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let upstream = Upstream::start("a");
+    let (_dir, config_path) = config_file("[proxy]\nkeep_alive_s = 1\n");
+    let (_balancer, tls) = start_tls(
+        &issued,
+        &["--config", &config_path, "--backend", &upstream.url()],
+    );
+    let mut client = TlsConnection::open_with(h2_client_config(&pki), &tls);
+    let mut sent = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    sent.extend(http2_frame(0x4, 0, 0, &[]));
+    sent.extend(http2_frame(0x1, 0x5, 1, &GET_LOCALHOST));
+    client.write(&sent).unwrap();
+    let received = http2_frames(&client.read_to_end());
+    let (_, _, _, block) = received
+        .iter()
+        .find(|(kind, _, stream, _)| *kind == 0x1 && *stream == 1)
+        .expect("a response head");
+    // A value unique to each response must stay out of the connection's HPACK table, where
+    // it would evict the fields that repeat (the cost measured in proxy/response_filter.rs).
+    // X-Request-Id is the one such field here.
+    assert_eq!(never_indexed_fields(block), 1, "{block:?}");
+}
+
+/// How many fields of an HPACK header block (RFC 7541 section 6) are never-indexed literals.
+fn never_indexed_fields(mut block: &[u8]) -> usize {
+    fn integer(block: &mut &[u8], prefix_bits: u32) -> usize {
+        let max = (1usize << prefix_bits) - 1;
+        let mut value = (block[0] as usize) & max;
+        *block = &block[1..];
+        if value == max {
+            let mut shift = 0;
+            loop {
+                let byte = block[0];
+                *block = &block[1..];
+                value += ((byte & 0x7f) as usize) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+        }
+        value
+    }
+    fn string(block: &mut &[u8]) {
+        let length = integer(block, 7);
+        *block = &block[length..];
+    }
+    let mut never_indexed = 0;
+    while !block.is_empty() {
+        let first = block[0];
+        if first & 0x80 != 0 {
+            integer(&mut block, 7); // indexed field
+            continue;
+        }
+        if first & 0xe0 == 0x20 {
+            integer(&mut block, 5); // dynamic table size update
+            continue;
+        }
+        let prefix = if first & 0x40 != 0 { 6 } else { 4 };
+        never_indexed += usize::from(first & 0xf0 == 0x10);
+        if integer(&mut block, prefix) == 0 {
+            string(&mut block); // a literal name
+        }
+        string(&mut block);
+    }
+    never_indexed
+}
+
+#[test]
 fn on_sigterm_an_http2_request_in_progress_is_answered_then_the_connection_gets_goaway() {
     const GOAWAY: u8 = 0x7;
     let pki = Pki::new();

@@ -28,13 +28,39 @@ pub fn request_head(
         .map_err(|_| Unrepresentable("target"))?;
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
+        if name == http::header::COOKIE {
+            continue;
+        }
         let name = actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes())
             .map_err(|_| Unrepresentable("field name"))?;
         let value = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes())
             .map_err(|_| Unrepresentable("field value"))?;
         headers.append(name, value);
     }
+    if let Some(cookie) = joined_cookies(&parts.headers)? {
+        headers.insert(actix_web::http::header::COOKIE, cookie);
+    }
     Ok((method, uri, headers))
+}
+
+/// HTTP/2 clients may split `Cookie` into one field per pair (for HPACK's sake); the request
+/// goes on as HTTP/1.1, where they must be one field joined with "; " (RFC 9113 section
+/// 8.2.3): most servers read only the first of several.
+fn joined_cookies(
+    fields: &http::HeaderMap,
+) -> Result<Option<actix_web::http::header::HeaderValue>, Unrepresentable> {
+    let mut crumbs = fields.get_all(http::header::COOKIE).iter();
+    let Some(first) = crumbs.next() else {
+        return Ok(None);
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for crumb in crumbs {
+        joined.extend_from_slice(b"; ");
+        joined.extend_from_slice(crumb.as_bytes());
+    }
+    actix_web::http::header::HeaderValue::from_bytes(&joined)
+        .map(Some)
+        .map_err(|_| Unrepresentable("cookie"))
 }
 
 /// A status for h2.
@@ -67,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_http2_request_head_keeps_its_target_and_repeated_fields() {
+    fn an_http2_request_head_keeps_its_target_and_fields_and_joins_its_cookies() {
         let request = http::Request::builder()
             .method("PATCH")
             .uri("https://example.test:8443/a/b?c=d")
@@ -86,7 +112,7 @@ mod tests {
             .get_all("cookie")
             .map(|v| v.to_str().unwrap())
             .collect();
-        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(cookies, ["a=1; b=2"]);
         let vias: Vec<_> = headers
             .get_all("via")
             .map(|v| v.to_str().unwrap())

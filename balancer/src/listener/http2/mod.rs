@@ -5,7 +5,7 @@
 //! never opens its flow-control window. Requests go to the same proxy app as HTTP/1 (an instance
 //! per worker), each stream a task on the worker's thread ([`stream`]).
 //!
-//! h2 0.4 brings its own defences, kept by tests/tls.rs: rapid reset and "MadeYouReset" (reset
+//! h2 0.4 brings its own defences, kept by tests/http2.rs: rapid reset and "MadeYouReset" (reset
 //! streams counted, GOAWAY ENHANCE_YOUR_CALM), floods of small DATA frames. The header block
 //! bound and its timer stay in the head guard under it.
 

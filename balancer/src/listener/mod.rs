@@ -122,9 +122,8 @@ pub fn public_server(
     };
     let admission_plain = admission.clone();
     let mut builder = builder.listen("public", sockets.plain, move || {
-        let app = plain.app(&plain.upstream_client());
         Guarded::new(
-            plain.http_service(app),
+            plain.http_service(&plain.upstream_client()),
             admission_plain.clone(),
             Plain,
             timeouts,
@@ -146,14 +145,13 @@ pub fn public_server(
         builder = builder.listen("public-tls", socket, move || {
             // One upstream connection pool per worker, shared by HTTP/1 and HTTP/2.
             let upstream = secure.upstream_client();
-            let http2_app = boxed_app(secure.app(&upstream));
             Guarded::new(
-                secure.http_service(secure.app(&upstream)),
+                secure.http_service(&upstream),
                 admission.clone(),
                 handshake.clone(),
                 timeouts,
             )
-            .with_http2(http2_app, http2.clone())
+            .with_http2(secure.http2_app(&upstream), http2.clone())
         })?;
     }
     Ok(builder.run())
@@ -227,29 +225,19 @@ impl ListenerParts {
         map_config(app, |_| AppConfig::default())
     }
 
-    /// `app` in actix-http, for HTTP/1 connections of type `T`.
-    fn http_service<T, A, B>(
+    /// The app in actix-http, for HTTP/1 connections of type `T`.
+    fn http_service<T>(
         &self,
-        app: A,
+        upstream: &web::Data<UpstreamClient>,
     ) -> impl ServiceFactory<
         (InterimWriter<T>, Protocol, Option<SocketAddr>),
         Config = (),
         Response = (),
         Error = DispatchError,
         InitError = (),
-    > + use<T, A, B>
+    > + use<T>
     where
         T: AsyncRead + AsyncWrite + Unpin + 'static,
-        A: ServiceFactory<
-                Request,
-                Config = (),
-                Response = ServiceResponse<B>,
-                Error = Response<BoxBody>,
-                InitError = (),
-            > + 'static,
-        A::Service: 'static,
-        A::Future: 'static,
-        B: MessageBody + 'static,
     {
         let shutdown = self.shutdown.clone();
         let builder = HttpService::build()
@@ -273,28 +261,16 @@ impl ListenerParts {
                 extensions.insert(scheme);
             }
         });
-        builder.finish(app)
+        builder.finish(self.app(upstream))
     }
-}
 
-/// `app` as our HTTP/2 dispatcher calls it: bodies boxed, one type for every app.
-fn boxed_app<A, B>(app: A) -> http2::AppFactory
-where
-    A: ServiceFactory<
-            Request,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = Response<BoxBody>,
-            InitError = (),
-        > + 'static,
-    A::Service: 'static,
-    A::Future: 'static,
-    <A::Service as actix_service::Service<Request>>::Future: 'static,
-    B: MessageBody + 'static,
-{
-    actix_service::boxed::factory(
-        app.map(|response: ServiceResponse<_>| response.map_into_boxed_body().into()),
-    )
+    /// The app as our HTTP/2 dispatcher calls it: bodies boxed, one type for every app.
+    fn http2_app(&self, upstream: &web::Data<UpstreamClient>) -> http2::AppFactory {
+        let app = self.app(upstream);
+        actix_service::boxed::factory(
+            app.map(|response: ServiceResponse<_>| response.map_into_boxed_body().into()),
+        )
+    }
 }
 
 /// A short JSON error answer written straight to a connection, for refusals made before or

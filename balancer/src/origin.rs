@@ -1,6 +1,7 @@
 //! What a request was addressed to: the scheme of the listener it came in on, and the host.
 //! A leaf module: the listener sets the scheme, the proxy forwards it, the cache keys by it.
 
+use actix_web::http::Version;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest};
 
@@ -13,12 +14,13 @@ pub enum ListenerScheme {
 
 impl ListenerScheme {
     /// Set on the connection by actix-http (HTTP/1), on each request by our HTTP/2 dispatcher,
-    /// which cannot set actix-http's connection data.
+    /// which cannot set actix-http's connection data (so HTTP/1 requests skip that lookup).
     pub fn of(req: &HttpRequest) -> Self {
-        let on_connection = req.conn_data::<Self>().copied();
-        on_connection
-            .or_else(|| req.extensions().get::<Self>().copied())
-            .unwrap_or(Self::Http)
+        let marked = match req.version() {
+            Version::HTTP_2 => req.extensions().get::<Self>().copied(),
+            _ => req.conn_data::<Self>().copied(),
+        };
+        marked.unwrap_or(Self::Http)
     }
 
     pub fn as_bytes(self) -> &'static [u8] {

@@ -10,7 +10,7 @@
 //! heads are out, so its own response cannot overtake them). A leaf module: the listener wraps
 //! connections and streams, the proxy queues heads, neither imports the other for it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -25,8 +25,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::http_types;
 
-/// More interim bytes than this waiting for a client that does not read are dropped: 1xx
-/// responses are advisory, and a backend must not fill the balancer's memory through them.
+/// More interim bytes than this waiting for a client that does not read are dropped (on
+/// HTTP/2: sent on one stream): 1xx responses are advisory, and a backend must not fill the
+/// balancer's memory through them.
 const MAX_QUEUED_BYTES: usize = 64 << 10;
 
 /// Where one request's interim responses go.
@@ -36,11 +37,23 @@ pub enum InterimResponses {
     Http1(ConnectionQueue),
     /// The HTTP/2 stream's responder (the request's extensions), shared with the dispatcher,
     /// which sends the final response through it.
-    Http2(StreamResponder),
+    Http2(Rc<StreamResponder>),
 }
 
-/// An HTTP/2 stream's responder.
-pub type StreamResponder = Rc<RefCell<SendResponse<Bytes>>>;
+/// An HTTP/2 stream's responder and the interim bytes it has sent.
+pub struct StreamResponder {
+    pub send: RefCell<SendResponse<Bytes>>,
+    interim_bytes: Cell<usize>,
+}
+
+impl StreamResponder {
+    pub fn new(send: SendResponse<Bytes>) -> Rc<Self> {
+        Rc::new(Self {
+            send: RefCell::new(send),
+            interim_bytes: Cell::new(0),
+        })
+    }
+}
 
 impl InterimResponses {
     /// Sends or queues an interim response with the header fields `headers` (already filtered
@@ -53,13 +66,23 @@ impl InterimResponses {
     ) -> bool {
         match self {
             Self::Http1(queue) => queue.push(status, headers),
+            // h2 queues HEADERS frames without flow control, so a client that does not read
+            // would let a backend's 1xx pile up: a stream takes 64 KiB of them at most
+            // (HPACK's measure: name, value and 32 per field).
             Self::Http2(responder) => {
                 let mut head = http::Response::new(());
                 *head.status_mut() = http_types::status(status);
+                let mut size = 32;
                 for (name, value) in headers {
+                    size += name.as_str().len() + value.len() + 32;
                     http_types::append_field(head.headers_mut(), name, value);
                 }
-                responder.borrow_mut().send_informational(head).is_ok()
+                let sent = responder.interim_bytes.get() + size;
+                if sent > MAX_QUEUED_BYTES {
+                    return false;
+                }
+                responder.interim_bytes.set(sent);
+                responder.send.borrow_mut().send_informational(head).is_ok()
             }
         }
     }

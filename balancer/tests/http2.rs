@@ -1,7 +1,8 @@
 //! HTTP/2 on the TLS listener end to end, mostly as a raw client writing frames (what a hostile
 //! or careless client sends, which h2 clients never would) and reading what comes back:
 //! request bodies with and without a length or behind `Expect`; split cookies joined for the
-//! HTTP/1.1 backend; the request id never indexed by HPACK; at most 128 streams open (announced,
+//! HTTP/1.1 backend; the request id never indexed by HPACK; a backend's flood of interim
+//! responses held to 64 KiB a stream; at most 128 streams open (announced,
 //! the rest refused); clients that reset every stream, or make the server reset them, cut off;
 //! header blocks and the header lists they decode to bounded and timed like HTTP/1 heads; an
 //! idle connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use test_support::balancer::{Balancer, Upstream, admin_json, config_file};
+use test_support::balancer::{Balancer, Script, ScriptedOrigin, Upstream, admin_json, config_file};
 use test_support::poll::wait_for;
 use tls_support::https::{self, HttpsConnection};
 use tls_support::{Pki, TlsConnection, client_config, curl_https, start_tls};
@@ -65,20 +66,14 @@ impl Stack {
         }
     }
 
-    /// A TLS client configuration that offers only `h2`.
-    fn h2_only(&self) -> Arc<rustls::ClientConfig> {
-        let mut config = (*client_config(&self.pki.ca(), None)).clone();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        Arc::new(config)
-    }
-
     /// A raw HTTP/2 connection that has sent the client preface, SETTINGS with `settings`
     /// (6-byte entries), then `frames`.
     fn connect(&self, settings: &[u8], frames: &[u8]) -> TlsConnection {
-        let mut client = TlsConnection::open_with(self.h2_only(), &self.tls);
-        assert_eq!(client.alpn(), Some(&b"h2"[..]));
-        let _ = client.write(&[preface(settings), frames.to_vec()].concat());
-        client
+        raw_connection(
+            &self.pki,
+            &self.tls,
+            &[preface(settings), frames.to_vec()].concat(),
+        )
     }
 
     /// hyper's HTTP/2 client on a new connection.
@@ -98,6 +93,16 @@ impl Stack {
     fn hits(&self) -> usize {
         self.upstream.behaviour.hits.load(Ordering::SeqCst)
     }
+}
+
+/// A TLS connection to `tls` offering only `h2`, on which `sent` has been written.
+fn raw_connection(pki: &Pki, tls: &str, sent: &[u8]) -> TlsConnection {
+    let mut config = (*client_config(&pki.ca(), None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut client = TlsConnection::open_with(Arc::new(config), tls);
+    assert_eq!(client.alpn(), Some(&b"h2"[..]));
+    let _ = client.write(sent);
+    client
 }
 
 /// The client connection preface and a SETTINGS frame with `settings`.
@@ -266,6 +271,44 @@ fn never_indexed_fields(mut block: &[u8]) -> usize {
         string(&mut block);
     }
     never_indexed
+}
+
+#[test]
+fn a_backend_flooding_interim_responses_reaches_an_http2_client_with_64_kib_of_them_at_most() {
+    let pki = Pki::new();
+    let issued = pki.issue("site");
+    let origin = ScriptedOrigin::start();
+    // 1,000 hints of 268 bytes each by HPACK's measure (the status, and a 200-byte field).
+    let link = format!("</{}>; rel=preload", "a".repeat(184));
+    let script = (0..1000).fold(Script::new(200, &[], "final"), |script, _| {
+        script.with_interim(103, &[("link", &link)])
+    });
+    origin.script("/hints", script);
+    let (_dir, config_path) = config_file("[proxy]\nkeep_alive_s = 1\n");
+    let (_balancer, tls) = start_tls(
+        &issued,
+        &["--config", &config_path, "--backend", &origin.url()],
+    );
+    let get_hints = [
+        &[0x82, 0x87, 0x04, 6][..],
+        b"/hints",
+        &[0x01, 9],
+        b"localhost",
+    ]
+    .concat();
+    let request = http2_frame(HEADERS, END_STREAM | END_HEADERS, 1, &get_hints);
+    let mut client = raw_connection(&pki, &tls, &[preface(&[]), request].concat());
+    let received = http2_frames(&client.read_to_end());
+    let heads = received
+        .iter()
+        .filter(|(kind, _, stream, _)| *kind == HEADERS && *stream == 1)
+        .count();
+    let ended = received
+        .iter()
+        .any(|(kind, flags, stream, _)| *kind == DATA && *stream == 1 && flags & END_STREAM != 0);
+    // 65,536 / 268 = 244 interim heads, then the final one.
+    assert_eq!(heads, 244 + 1, "{} frames", received.len());
+    assert!(ended, "the final response did not end");
 }
 
 #[test]

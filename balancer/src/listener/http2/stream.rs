@@ -51,17 +51,20 @@ pub(super) async fn serve(
     peer: Option<SocketAddr>,
     send_timeout: Duration,
 ) {
-    let responder = Rc::new(RefCell::new(responder));
+    let responder = StreamResponder::new(responder);
     let bodiless = request.method() == http::Method::HEAD;
     if awaits_continue(&request) {
-        let _ = responder.borrow_mut().send_informational(continue_head());
+        let _ = responder
+            .send
+            .borrow_mut()
+            .send_informational(continue_head());
     }
     let response = match to_actix(request, peer, &responder) {
         Ok(request) => {
             // A client that resets the stream no longer wants the answer: the proxy's work
             // is dropped with it, its upstream request included (nginx's default too,
             // `proxy_ignore_client_abort off`).
-            let reset = poll_fn(|cx| responder.borrow_mut().poll_reset(cx));
+            let reset = poll_fn(|cx| responder.send.borrow_mut().poll_reset(cx));
             tokio::select! {
                 answer = app.call(request) => answer.unwrap_or_else(|refusal| refusal),
                 _ = reset => return log::debug!("HTTP/2 stream reset by the client"),
@@ -96,7 +99,7 @@ fn continue_head() -> http::Response<()> {
 fn to_actix(
     request: http::Request<RecvStream>,
     peer: Option<SocketAddr>,
-    responder: &StreamResponder,
+    responder: &Rc<StreamResponder>,
 ) -> Result<Request, Unrepresentable> {
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = http_types::request_head(&parts)?;
@@ -173,7 +176,7 @@ async fn respond(
     };
     let head = head_for_h2(response.head(), size);
     let ends = bodiless || size.is_eof();
-    let mut stream = responder.borrow_mut().send_response(head, ends)?;
+    let mut stream = responder.send.borrow_mut().send_response(head, ends)?;
     if ends {
         return Ok(());
     }

@@ -1,5 +1,5 @@
-//! What happens between admitting a connection and handing it to actix-http: nothing on the
-//! plain listener; on the TLS listener a handshake bounded by the client request timeout,
+//! What happens between admitting a connection and handing it to actix-http (HTTP/1) or our
+//! HTTP/2 dispatcher: nothing on the plain listener; on the TLS listener a handshake bounded by the client request timeout,
 //! whose ALPN result picks HTTP/2 or HTTP/1.1. Also how each turns a connection away.
 
 use std::future::{Future, ready};
@@ -20,7 +20,7 @@ use crate::interim::InterimWriter;
 pub(super) trait Handshake: Clone + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
 
-    /// The connection ready for actix-http, or `None` when the handshake failed (logged).
+    /// The connection ready for HTTP, or `None` when the handshake failed (logged).
     fn accept(
         &self,
         stream: TcpStream,

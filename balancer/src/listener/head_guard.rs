@@ -95,7 +95,7 @@ impl<T> HeadGuard<T> {
     }
 
     /// A guard for HTTP/2, whose frames h2 parses; only header blocks are bounded and timed
-    /// here, and actix-http times the preface.
+    /// here, and the HTTP/2 dispatcher times the preface.
     pub fn http2(io: T, timeouts: GuardTimeouts) -> Self {
         let mut guard = Self::new(io, timeouts);
         guard.position = Position::Http2(HeaderBlocks::new());

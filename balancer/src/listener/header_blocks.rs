@@ -1,8 +1,9 @@
 //! HTTP/2 header blocks bounded like HTTP/1 heads: follows the frames a client sends (RFC 9113
 //! section 4.1) and measures each header block, a HEADERS frame and the CONTINUATION frames
-//! after it. h2 buffers a block until its end up to 16 MiB and offers actix-http no lower bound,
-//! so a client repeating CONTINUATION frames (the 2024 "CONTINUATION flood") could make each of
-//! its connections hold about 20 MiB. Blocks are measured as sent, compressed: an HPACK encoder
+//! after it. h2 buffers a block until its end up to its header list limit (16 MiB by default;
+//! lowering it would also replace our JSON 431 for decoded lists with h2's empty one), so a
+//! client repeating CONTINUATION frames (the 2024 "CONTINUATION flood") could make each of its
+//! connections hold about 20 MiB. Blocks are measured as sent, compressed: an HPACK encoder
 //! uses Huffman coding only where it shortens a value, so a block never needs more bytes than
 //! the head it encodes. What a block decodes to is bounded per request (`proxy::request_filter`).
 

@@ -117,6 +117,7 @@ where
                 let handshake = self.handshake.accept(stream, self.timeouts);
                 let http = self.http.clone();
                 let http2 = self.http2.clone();
+                let timeouts = self.timeouts;
                 Box::pin(async move {
                     // The permit is held through the handshake: a silent client holds a slot
                     // only until the handshake times out.
@@ -125,7 +126,7 @@ where
                     };
                     let served = match (protocol, http2) {
                         (Protocol::Http2, Some((app, settings))) => {
-                            http2::serve(io, app, peer, &settings).await;
+                            http2::serve(io, app, peer, &settings, timeouts).await;
                             Ok(())
                         }
                         _ => http.call((io, protocol, peer)).await,

@@ -137,9 +137,7 @@ pub fn public_server(
         };
         let handshake = Tls::new(config, proxy.client_request_timeout);
         let http2 = Http2Settings {
-            handshake_timeout: proxy.client_request_timeout,
             keep_alive: proxy.keep_alive,
-            send_timeout: proxy.send_timeout,
             shutdown: secure.shutdown.clone(),
         };
         builder = builder.listen("public-tls", socket, move || {

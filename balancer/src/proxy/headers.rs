@@ -16,8 +16,9 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Connection-scoped headers (RFC 9110 section 7.6.1) never forwarded by a proxy.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+/// Connection-scoped headers (RFC 9110 section 7.6.1) never forwarded by a proxy (nor sent
+/// over HTTP/2, RFC 9113 section 8.2.2).
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"

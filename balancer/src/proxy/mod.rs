@@ -37,7 +37,7 @@ pub use crate::origin::{ListenerScheme, request_host};
 pub use body::BodyToStreamEnd;
 pub use error::ProxyError;
 pub use expose_upstream::ExposeUpstream;
-pub use headers::{RequestIds, TrustedProxies};
+pub use headers::{RequestIds, TrustedProxies, is_hop_by_hop};
 pub use private_paths::PrivatePaths;
 pub use settings::{ProxyLayer, ProxySettings};
 pub use state::{ProxyState, upstream_client};

@@ -24,6 +24,8 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep};
 
+use super::head_guard::GuardTimeouts;
+
 /// The proxy app as a stream calls it; errors are responses already.
 pub(super) type AppService = BoxService<Request, Response<BoxBody>, Response<BoxBody>>;
 /// What makes an [`AppService`] on each worker.
@@ -43,15 +45,13 @@ const CONNECTION_WINDOW: u32 = 2 << 20;
 /// GOAWAY (h2 pings, then sends the final GOAWAY) before it is dropped.
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// How one listener's HTTP/2 connections are run.
+/// How one listener's HTTP/2 connections are run, besides the head guard's timeouts (the head
+/// timeout bounds the client's preface and first SETTINGS; a response waiting the send timeout
+/// for flow-control window has its stream reset).
 #[derive(Clone)]
 pub(super) struct Http2Settings {
-    /// For the client's preface and first SETTINGS.
-    pub handshake_timeout: Duration,
     /// A connection with no stream open this long is closed with GOAWAY.
     pub keep_alive: Duration,
-    /// A response waiting this long for flow-control window has its stream reset.
-    pub send_timeout: Duration,
     pub shutdown: actix_server::GracefulShutdownSignal,
 }
 
@@ -61,6 +61,7 @@ pub(super) async fn serve<T>(
     app: Rc<AppService>,
     peer: Option<SocketAddr>,
     settings: &Http2Settings,
+    timeouts: GuardTimeouts,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -69,7 +70,7 @@ pub(super) async fn serve<T>(
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_concurrent_streams(MAX_STREAMS)
         .handshake::<T, Bytes>(io);
-    let mut connection = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
+    let mut connection = match tokio::time::timeout(timeouts.head, handshake).await {
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => return log::debug!("HTTP/2 handshake failed: {error}"),
         Err(_) => return log::debug!("HTTP/2 handshake timed out"),
@@ -83,7 +84,7 @@ pub(super) async fn serve<T>(
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, responder))) => {
                     let open = Activity::open(&activity);
-                    let (app, send_timeout) = (app.clone(), settings.send_timeout);
+                    let (app, send_timeout) = (app.clone(), timeouts.send);
                     actix_web::rt::spawn(async move {
                         stream::serve(request, responder, app, peer, send_timeout).await;
                         drop(open);

@@ -25,7 +25,7 @@ use super::AppService;
 use crate::http_types::{self, Unrepresentable};
 use crate::interim::{InterimResponses, StreamResponder};
 use crate::origin::ListenerScheme;
-use crate::proxy::BodyToStreamEnd;
+use crate::proxy::{BodyToStreamEnd, is_hop_by_hop};
 
 /// The most body asked of h2's flow control at once: its default frame size, as actix-http.
 const CHUNK: usize = 16_384;
@@ -198,11 +198,11 @@ async fn respond(
                 return Ok(()); // the client reset the stream
             };
             let part = chunk.split_to(granted.min(chunk.len()));
-            let left = remaining.map(|n| n.saturating_sub(part.len() as u64));
-            remaining = left;
+            remaining = remaining.map(|n| n.saturating_sub(part.len() as u64));
             // The last DATA frame of a sized body ends the stream: no empty frame after it.
-            stream.send_data(part, left == Some(0))?;
-            if left == Some(0) {
+            let last = remaining == Some(0);
+            stream.send_data(part, last)?;
+            if last {
                 return Ok(());
             }
         }
@@ -234,8 +234,9 @@ async fn capacity(
     }
 }
 
-/// The response head for h2: without HTTP/1 connection fields (RFC 9113 section 8.2.2), its
-/// length from the body's, and a `Date` if the response has none (RFC 9110 section 6.6.1).
+/// The response head for h2: without connection fields (RFC 9113 section 8.2.2; proxied
+/// responses have lost them already, the balancer's own never had them), its length from the
+/// body's, and a `Date` if the response has none (RFC 9110 section 6.6.1).
 fn head_for_h2(head: &ResponseHead, size: BodySize) -> http::Response<()> {
     let mut response = http::Response::new(());
     *response.status_mut() = http_types::status(head.status);
@@ -244,12 +245,9 @@ fn head_for_h2(head: &ResponseHead, size: BodySize) -> http::Response<()> {
     let mut dated = false;
     for (name, value) in head.headers.iter() {
         match *name {
-            header::CONNECTION | header::TRANSFER_ENCODING | header::UPGRADE | header::TE => {
-                continue;
-            }
             header::CONTENT_LENGTH if sized => continue,
             header::DATE => dated = true,
-            _ if name == "keep-alive" || name == "proxy-connection" => continue,
+            _ if is_hop_by_hop(name) => continue,
             _ => {}
         }
         http_types::append_field(fields, name, value);

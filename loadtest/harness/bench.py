@@ -1,5 +1,6 @@
-"""Shared parts of the side-by-side benchmarks (bench-proxy, bench-cpu): child processes stopped
-in reverse order, the tuned peer configurations of loadtest/peers, and waiting for a URL."""
+"""Shared parts of the side-by-side benchmarks (bench-proxy, bench-cpu, bench-tls): child processes
+stopped in reverse order, the tuned peer configurations of loadtest/peers, waiting for a URL, and
+the CPU time a server's processes spent."""
 
 import os
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "loadtest" / "peers"
 RELEASE = ROOT / "target" / "release"
+TICK = os.sysconf("SC_CLK_TCK")
 
 # What our balancer adds to every proxied exchange; --same-headers makes nginx do it too.
 SAME_HEADERS = """proxy_set_header Host $host;
@@ -106,3 +108,40 @@ def render_peer(scratch, name, workers=1, same_headers=False, ports=None):
     with open(path, "w") as conf:
         conf.write(text)
     return path
+
+
+def session_pids(leader):
+    """Every process of the session `leader` started (nginx master and workers, ...)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == leader:  # field 6 of stat: the session id
+                pids.append(int(entry))
+    return pids
+
+
+def cpu_ticks(pids):
+    """(user, system) clock ticks of every thread of `pids`."""
+    user = system = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            user += int(fields[11])   # field 14 of stat
+            system += int(fields[12])  # field 15 of stat
+    return user, system
+
+
+def core_ticks(cpu):
+    """(busy, all) clock ticks of core `cpu` since boot, from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            ticks = [int(x) for x in line.split()[1:]]
+            return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # less idle and iowait
+    raise SystemExit(f"no cpu{cpu} in /proc/stat")

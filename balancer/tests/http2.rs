@@ -2,12 +2,12 @@
 //! or careless client sends, which h2 clients never would) and reading what comes back:
 //! request bodies with and without a length or behind `Expect`; split cookies joined for the
 //! HTTP/1.1 backend; the request id never indexed by HPACK; a backend's flood of interim
-//! responses held to 64 KiB a stream; at most 128 streams open (announced,
-//! the rest refused); clients that reset every stream, or make the server reset them, cut off;
-//! header blocks and the header lists they decode to bounded and timed like HTTP/1 heads; an
-//! idle connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
-//! flow-control window reset after the send timeout; SIGTERM answered with GOAWAY after the
-//! request in progress.
+//! responses held to 64 KiB a stream; at most 128 streams open (announced, the rest refused);
+//! clients that reset every stream, or make the server reset them, cut off; header blocks and
+//! the header lists they decode to bounded and timed like HTTP/1 heads; a `Host` contradicting
+//! `:authority` refused; an idle connection closed with GOAWAY; a reset stream releasing its
+//! upstream request; a stalled flow-control window reset after the send timeout; SIGTERM
+//! answered with GOAWAY after the request in progress.
 
 mod tls_support;
 
@@ -420,6 +420,38 @@ async fn an_http2_header_list_decoding_past_64_kib_gets_a_json_431() {
         }
     }
     assert_eq!(stack.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_request_whose_host_contradicts_its_authority_gets_a_json_400_and_goes_nowhere() {
+    let stack = Stack::start("");
+    let mut client = stack.hyper().await;
+    // hyper sends `:authority: localhost` (from the URI) and the `host` fields as given.
+    let cases: [(&[(&str, &str)], u16); 6] = [
+        (&[("host", "evil.example")], 400),
+        (&[("host", "localhost:8443")], 400),
+        (&[("host", "user@localhost")], 400),
+        (&[("host", "localhost"), ("host", "localhost")], 400),
+        (&[("host", "LOCALHOST:443")], 200),
+        (&[], 200),
+    ];
+    for (fields, status) in cases {
+        let answer = client.get_with("/", fields).await.unwrap();
+        assert_eq!(
+            (answer.version, answer.status),
+            (hyper::Version::HTTP_2, status),
+            "{fields:?}"
+        );
+        if status == 400 {
+            let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+            assert_eq!(body["error"], "conflicting_host", "{body}");
+        }
+    }
+    assert_eq!(
+        stack.hits(),
+        2,
+        "only the agreeing requests reach the backend"
+    );
 }
 
 #[test]

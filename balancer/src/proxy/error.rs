@@ -31,6 +31,8 @@ pub enum ProxyError {
     PrivatePath,
     #[error("the request headers are too large")]
     HeadersTooLarge,
+    #[error("the Host header names another authority than :authority, or is repeated")]
+    ConflictingHost,
 }
 
 impl ProxyError {
@@ -49,6 +51,7 @@ impl ProxyError {
             Self::ConnectRefused => "method_not_allowed",
             Self::PrivatePath => "not_found",
             Self::HeadersTooLarge => "headers_too_large",
+            Self::ConflictingHost => "conflicting_host",
         }
     }
 
@@ -70,7 +73,9 @@ impl ResponseError for ProxyError {
             Self::UpstreamTimeout | Self::RevalidationFailed => StatusCode::GATEWAY_TIMEOUT,
             Self::ClientBody(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ClientBody(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
-            Self::ClientBody(_) | Self::UpgradeRefused => StatusCode::BAD_REQUEST,
+            Self::ClientBody(_) | Self::UpgradeRefused | Self::ConflictingHost => {
+                StatusCode::BAD_REQUEST
+            }
             Self::ConnectRefused => StatusCode::METHOD_NOT_ALLOWED,
             Self::PrivatePath => StatusCode::NOT_FOUND,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

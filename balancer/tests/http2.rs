@@ -5,9 +5,10 @@
 //! responses held to 64 KiB a stream; at most 128 streams open (announced, the rest refused);
 //! clients that reset every stream, or make the server reset them, cut off; header blocks and
 //! the header lists they decode to bounded and timed like HTTP/1 heads; a `Host` contradicting
-//! `:authority` refused; an idle connection closed with GOAWAY; a reset stream releasing its
-//! upstream request; a stalled flow-control window reset after the send timeout; SIGTERM
-//! answered with GOAWAY after the request in progress.
+//! `:authority` refused; a write invalidating what was stored for its target; an idle
+//! connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
+//! flow-control window reset after the send timeout; SIGTERM answered with GOAWAY after the
+//! request in progress.
 
 mod tls_support;
 
@@ -452,6 +453,26 @@ async fn an_http2_request_whose_host_contradicts_its_authority_gets_a_json_400_a
         2,
         "only the agreeing requests reach the backend"
     );
+}
+
+#[test]
+fn a_write_over_http2_invalidates_what_reads_over_http2_stored_for_its_target() {
+    let stack = Stack::start("");
+    // curl sends `:authority` and no Host, as browsers do over HTTP/2.
+    let x_cache = |flags: &[&str]| {
+        let answer = curl_https(&stack.pki.ca(), &stack.tls, "/cached/written", flags);
+        assert_eq!((answer.version.as_str(), answer.status), ("2", 200));
+        let field = answer
+            .head
+            .lines()
+            .find_map(|line| line.strip_prefix("x-cache: "));
+        field.expect("an x-cache field").trim().to_owned()
+    };
+    assert_eq!(x_cache(&["--http2"]), "MISS");
+    assert_eq!(x_cache(&["--http2"]), "HIT");
+    assert_eq!(x_cache(&["--http2", "-X", "POST", "-d", "x"]), "BYPASS");
+    // RFC 9111 section 4.4: the POST's 200 invalidated the stored GET.
+    assert_eq!(x_cache(&["--http2"]), "MISS");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use super::upstream_request::Forwarded;
 use crate::cache::{
     CacheKey, CacheOutcome, CachedResponse, Forward, HttpCache, Outcome, invalidated_paths,
 };
+use crate::origin::request_host;
 
 /// What became of a fetch made for the cache.
 pub enum Stored {
@@ -228,10 +229,8 @@ pub fn purge_after_write(session: &Session<'_>, forwarded: &Forwarded) {
         && !req.method().is_safe()
         && (status.is_success() || status.is_redirection())
     {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = request_host(req)
+            .and_then(|h| std::str::from_utf8(h).ok())
             .unwrap_or_default();
         let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let paths = invalidated_paths(host, target, forwarded.response.headers());

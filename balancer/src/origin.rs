@@ -31,9 +31,15 @@ impl ListenerScheme {
     }
 }
 
-/// The host asked for: `Host`, or HTTP/2's `:authority` (which h2 puts in the URI).
+/// The host asked for: the request target's authority when it has one, else `Host`. A target
+/// in absolute form (`GET http://a.example/ HTTP/1.1`) overrides `Host` (RFC 9112 section
+/// 3.2.2: a proxy makes the `Host` it forwards from it); HTTP/2's `:authority` is in the URI
+/// too (h2 puts it there), and a `Host` beside it that disagrees never gets this far
+/// (`proxy::request_filter`).
 pub fn request_host(req: &HttpRequest) -> Option<&[u8]> {
-    let authority = || req.uri().authority().map(|a| a.as_str().as_bytes());
-    let host = req.headers().get(header::HOST);
-    host.map(HeaderValue::as_bytes).or_else(authority)
+    match req.uri().authority() {
+        // Without the user information a target may carry (RFC 9110 section 4.2.4).
+        Some(authority) => authority.as_str().rsplit('@').next().map(str::as_bytes),
+        None => req.headers().get(header::HOST).map(HeaderValue::as_bytes),
+    }
 }

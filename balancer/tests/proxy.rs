@@ -1,5 +1,5 @@
-//! Forwarding behaviour: headers both ways, bad input, admin authentication and metrics, and
-//! configuration errors at start-up.
+//! Forwarding behaviour: headers both ways, the host a request names, bad input, admin
+//! authentication and metrics, and configuration errors at start-up.
 
 use std::time::Duration;
 
@@ -73,6 +73,31 @@ async fn forwarding_headers_are_set_and_hop_by_hop_ones_stripped() {
         "203.0.113.9, 127.0.0.1"
     );
     assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
+}
+
+#[test]
+fn a_target_in_absolute_form_names_the_host_over_the_clients_host_field() {
+    let upstream = Upstream::start("a");
+    let balancer = Balancer::start(&["--backend", &upstream.url()]);
+    let address = balancer.url.trim_start_matches("http://");
+    let get = |target: &str, host: &str| {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        raw_exchange(address, head.as_bytes())
+    };
+    // RFC 9112 section 3.2.2: the target's authority overrides Host, and a proxy makes the
+    // Host it forwards from the target.
+    let answer = get("http://a.example/cached/absolute", "b.example");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let echoed: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(echoed["headers"]["host"], "a.example", "{echoed}");
+    assert_eq!(
+        echoed["headers"]["x-forwarded-host"], "a.example",
+        "{echoed}"
+    );
+    // Stored under the target's host, where its own clients find it; not under the other.
+    assert!(get("/cached/absolute", "a.example").contains("x-cache: HIT"));
+    assert!(get("/cached/absolute", "b.example").contains("x-cache: MISS"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,7 +178,13 @@ pub fn forward_request_headers(
         &[]
     };
     let trusted = peer_is_trusted(req, trusted_proxies);
+    // A target with an authority (absolute form, HTTP/2) names the host; the client's `Host`
+    // is replaced by it below.
+    let target_names_host = req.uri().authority().is_some();
     for (name, value) in end_to_end(req.headers(), skip) {
+        if target_names_host && name == header::HOST {
+            continue;
+        }
         let ours = SET_BY_PROXY.contains(name);
         let forgeable = CLAIMED_BY_PROXIES.contains(name);
         if !ours && (trusted || !forgeable) {
@@ -212,7 +218,9 @@ pub fn forward_request_headers(
     upstream.header(&X_FORWARDED_PROTO, &[proto]);
     let host = request_host(req);
     // An HTTP/1.1 backend needs `Host`; an HTTP/2 client may give only `:authority`.
-    if let Some(authority) = host.filter(|_| !req.headers().contains_key(header::HOST)) {
+    if let Some(authority) =
+        host.filter(|_| target_names_host || !req.headers().contains_key(header::HOST))
+    {
         upstream.header(&header::HOST, &[authority]);
     }
     if let Some(host) = passed_on(&X_FORWARDED_HOST).or(host) {

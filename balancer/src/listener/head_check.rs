@@ -71,6 +71,49 @@ pub(super) fn target_is_valid(target: &str) -> bool {
         || actix_web::http::Uri::try_from(target).is_ok()
 }
 
+/// `Host = uri-host [ ":" port ]` (RFC 9110 section 7.2 with RFC 3986 section 3.2): a name of
+/// unreserved, sub-delims and percent-encoded characters, or a bracketed IP literal, then an
+/// optional port of digits; empty when the target has no authority. RFC 9112 section 3.2 wants
+/// a 400 for any other value: a backend or the cache key would otherwise take `a/b` or
+/// `user@a` for a host.
+pub(super) fn host_is_valid(value: &[u8]) -> bool {
+    let name_byte = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(byte);
+    let (host, rest) = match value.strip_prefix(b"[") {
+        Some(literal) => match literal.iter().position(|&byte| byte == b']') {
+            Some(end) if end > 0 => (&literal[..end], &literal[end + 1..]),
+            _ => return false,
+        },
+        None => {
+            let end = value
+                .iter()
+                .position(|&byte| byte == b':')
+                .unwrap_or(value.len());
+            (&value[..end], &value[end..])
+        }
+    };
+    let bracketed = value.starts_with(b"[");
+    let host_ok = host
+        .iter()
+        .all(|byte| name_byte(byte) || (bracketed && *byte == b':'))
+        && percent_encodings_are_whole(host);
+    let port_ok = match rest.split_first() {
+        None => true,
+        Some((b':', port)) => port.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    host_ok && port_ok
+}
+
+/// Every `%` followed by two hex digits.
+fn percent_encodings_are_whole(text: &[u8]) -> bool {
+    text.iter().enumerate().all(|(at, &byte)| {
+        byte != b'%'
+            || text
+                .get(at + 1..at + 3)
+                .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
 /// Checks a head as actix-http's decoder does (RFC 9112): `None` while it is incomplete.
 pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
     // Uninitialised slots: zeroing 96 of them would cost more than parsing a small head.
@@ -114,6 +157,11 @@ pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Viola
                 return Err(Violation::Framing("Transfer-Encoding is given twice."));
             }
         } else if field.name.eq_ignore_ascii_case("host") {
+            if !host_is_valid(value) {
+                return Err(Violation::Malformed(
+                    "Host is not a valid host and optional port (RFC 9110 section 7.2).",
+                ));
+            }
             hosts += 1;
         } else if field.name.eq_ignore_ascii_case("upgrade") {
             websocket |= value.eq_ignore_ascii_case(b"websocket");

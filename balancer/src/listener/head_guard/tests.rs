@@ -2,7 +2,7 @@
 //! trickling heads timed out.
 
 use super::*;
-use crate::listener::head_check::target_is_valid;
+use crate::listener::head_check::{host_is_valid, target_is_valid};
 
 fn timeouts(head: Duration) -> GuardTimeouts {
     GuardTimeouts {
@@ -54,6 +54,45 @@ fn the_target_scan_agrees_with_actix_http_on_every_byte() {
     }
     let too_long = format!("/{}", "a".repeat(70_000));
     assert!(!target_is_valid(&too_long), "http::Uri caps a URI's length");
+}
+
+#[tokio::test]
+async fn host_values_follow_rfc_9110_and_the_others_are_refused() {
+    for good in [
+        "example.com",
+        "a.example:8080",
+        "localhost:",
+        "127.0.0.1",
+        "[::1]",
+        "[::1]:443",
+        "[v1.x]",
+        "xn--bcher-kva.example",
+        "a%2Db.example",
+        "",
+    ] {
+        assert!(host_is_valid(good.as_bytes()), "{good:?}");
+    }
+    for bad in [
+        "a b",
+        "a/b",
+        "user@a.example",
+        "a.example:80:80",
+        "a.example:8o",
+        "[::1",
+        "[]",
+        "[::1]x",
+        "a%2",
+        "a%zz",
+        "a\\b",
+        "a?b",
+        "a#b",
+    ] {
+        assert!(!host_is_valid(bad.as_bytes()), "{bad:?}");
+    }
+    let (_, refusal) = feed(&[b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"]);
+    let refusal = refusal.expect("a refusal");
+    assert!(refusal.starts_with("HTTP/1.1 400"), "{refusal}");
+    assert!(refusal.contains("malformed_request"), "{refusal}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! What happens between admitting a connection and handing it to actix-http (HTTP/1) or our
-//! HTTP/2 dispatcher: nothing on the plain listener; on the TLS listener a handshake bounded by the client request timeout,
-//! whose ALPN result picks HTTP/2 or HTTP/1.1. Also how each turns a connection away.
+//! HTTP/2 dispatcher: nothing on the plain listener; on the TLS listener a handshake bounded by
+//! the client request timeout, whose ALPN result picks HTTP/2 or HTTP/1.1. Also how each turns
+//! a connection away.
 
 use std::future::{Future, ready};
 use std::sync::Arc;

@@ -78,9 +78,10 @@ pub(super) fn target_is_valid(target: &str) -> bool {
 /// `user@a` for a host.
 pub(super) fn host_is_valid(value: &[u8]) -> bool {
     let name_byte = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(byte);
-    let (host, rest) = match value.strip_prefix(b"[") {
+    // An IP literal may hold colons; a name may not, so its first colon starts the port.
+    let (host, rest, colons) = match value.strip_prefix(b"[") {
         Some(literal) => match literal.iter().position(|&byte| byte == b']') {
-            Some(end) if end > 0 => (&literal[..end], &literal[end + 1..]),
+            Some(end) if end > 0 => (&literal[..end], &literal[end + 1..], true),
             _ => return false,
         },
         None => {
@@ -88,13 +89,12 @@ pub(super) fn host_is_valid(value: &[u8]) -> bool {
                 .iter()
                 .position(|&byte| byte == b':')
                 .unwrap_or(value.len());
-            (&value[..end], &value[end..])
+            (&value[..end], &value[end..], false)
         }
     };
-    let bracketed = value.starts_with(b"[");
     let host_ok = host
         .iter()
-        .all(|byte| name_byte(byte) || (bracketed && *byte == b':'))
+        .all(|byte| name_byte(byte) || (colons && *byte == b':'))
         && percent_encodings_are_whole(host);
     let port_ok = match rest.split_first() {
         None => true,

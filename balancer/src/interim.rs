@@ -215,6 +215,10 @@ impl<T> InterimWriter<T> {
         Self { io, queue: None }
     }
 
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
+
     /// The queue the connection's requests push to, if it has one.
     pub fn responses(&self) -> Option<InterimResponses> {
         self.queue.clone().map(InterimResponses::Http1)

@@ -1,6 +1,7 @@
 //! The edge under hostile clients: uploads that fail are the client's fault, not the backend's;
 //! application errors do not eject backends unless asked; passive health never takes out the
-//! last backend; tunnels and misframed bodies are refused before a backend sees a byte; client
+//! last backend; tunnels and misframed bodies are refused before a backend sees a byte, and a
+//! malformed chunked body gets a JSON 400 however it arrives; client
 //! connections are bounded per address; admin input is bounded like the configuration; idle
 //! upstream connections are closed on time; a client that stops reading a response is cut off
 //! after the send timeout.
@@ -228,6 +229,73 @@ async fn tunnels_and_misframed_bodies_never_reach_the_backend() {
             .eq(["POST /c HTTP/1.1"].iter()),
         "{lines:?}"
     );
+}
+
+/// A chunked body outside RFC 9112's grammar, sent in one write with its head and a request
+/// smuggled behind it: actix-http alone closed such a connection without a word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_gets_one_json_400_and_nothing_after_it_is_read() {
+    let raw = RawUpstream::start();
+    let balancer = Balancer::start(&["--backend", &raw.url()]);
+    let address = address_of(&balancer);
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    let bodies = [
+        ("bare LF", "4\nabcd\n0\n\n"),
+        ("size not hex", "zz\r\nabcd\r\n0\r\n\r\n"),
+        ("size overflow", "fffffffffffffffff4\r\nabcd\r\n0\r\n\r\n"),
+        ("data longer than its size", "2\r\nabcd\r\n0\r\n\r\n"),
+        ("LF in an extension", "4;a\nb\r\nabcd\r\n0\r\n\r\n"),
+        ("control byte in a trailer", "0\r\nX: \x01\r\n\r\n"),
+    ];
+    for (what, body) in bodies {
+        let request = format!(
+            "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}{smuggled}"
+        );
+        let answer = raw_exchange(&address, request.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 400"), "{what}: {answer:?}");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{what}: {answer:?}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        assert_eq!(
+            json["error"], "malformed_chunked_body",
+            "{what}: {answer:?}"
+        );
+    }
+    // A body cut off by the client's half-close is named as such, not as malformed.
+    let answer = raw_exchange_half_closed(
+        &address,
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+    assert!(
+        answer.contains(r#""error":"incomplete_body""#),
+        "{answer:?}"
+    );
+    assert!(
+        answer.contains("the connection ended before the body did"),
+        "{answer:?}"
+    );
+    // Sound chunked bodies, extensions and trailers included, still pass.
+    let answer = raw_exchange(
+        &address,
+        b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+          4;ext=1\r\nabcd\r\n0\r\nX-Trailer: 1\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!raw.lines().iter().any(|l| l.contains("/smuggled")));
+}
+
+/// Like `raw_exchange`, but shuts the write half after the request.
+fn raw_exchange_half_closed(address: &str, request: &[u8]) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

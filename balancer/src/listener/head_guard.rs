@@ -10,7 +10,11 @@
 //!
 //! On a refusal the reader sees the end of the stream; actix-http finishes what it has in hand
 //! and shuts the connection down, and the answer is written just before that shutdown, after
-//! any response still owed for earlier requests.
+//! any response still owed for earlier requests. A malformed chunked body ends the stream the
+//! same way at its first bad byte ([`chunked`]), unanswered here: its head has gone on, and the
+//! handler answers it, told why by [`MalformedBody`].
+
+mod chunked;
 
 use std::io;
 use std::pin::Pin;
@@ -21,10 +25,11 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+pub use self::chunked::{ChunkFault, MalformedBody};
+use self::chunked::{ChunkedBody, Followed};
 use super::head_check::{Framing, MAX_HEAD_BYTES, Violation, check_head};
 use super::header_blocks::HeaderBlocks;
-/// Longest chunk-size or trailer line followed.
-const MAX_LINE: usize = 4096;
+
 /// How long a refused connection's remaining input is read away before it is closed.
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -34,12 +39,8 @@ enum Position {
     /// A head, of which `head` holds the bytes so far.
     Head,
     Body(u64),
-    ChunkSize,
-    ChunkData(u64),
-    ChunkEnd,
-    Trailers,
-    /// Nothing more is checked: the rest is a tunnel the handler refuses, or a body the
-    /// handler will find broken.
+    Chunked(ChunkedBody),
+    /// Nothing more is checked: the rest is a tunnel the handler refuses.
     Unfollowed,
     /// HTTP/2 frames, whose header blocks are measured.
     Http2(HeaderBlocks),
@@ -60,7 +61,7 @@ pub struct HeadGuard<T> {
     io: T,
     position: Position,
     head: BytesMut,
-    line: BytesMut,
+    malformed_body: MalformedBody,
     timeout: Duration,
     send_timeout: Duration,
     /// Made at the first write that has to wait, and reset at each wait after progress.
@@ -70,6 +71,8 @@ pub struct HeadGuard<T> {
     /// brought a head's first bytes without its end. One timer per connection, reset per head.
     deadline: Pin<Box<Sleep>>,
     timing: bool,
+    /// Set once the stream is to read as ended: the answer to write before shutting down (empty
+    /// when the handler answers, as for a malformed body).
     refusal: Option<Bytes>,
     /// The refusal is out and the write half shut: reading away the rest.
     lingering: bool,
@@ -82,7 +85,7 @@ impl<T> HeadGuard<T> {
             io,
             position: Position::Head,
             head: BytesMut::new(),
-            line: BytesMut::new(),
+            malformed_body: MalformedBody::default(),
             timeout,
             send_timeout: timeouts.send,
             send_deadline: None,
@@ -103,10 +106,22 @@ impl<T> HeadGuard<T> {
         guard
     }
 
+    /// Where the connection's requests learn that their chunked body was malformed.
+    pub fn malformed_body(&self) -> MalformedBody {
+        self.malformed_body.clone()
+    }
+
     fn refuse(&mut self, violation: Violation) {
         log::debug!("refused a request head: {violation:?}");
         self.refusal = Some(violation.answer());
         self.timing = false;
+    }
+
+    /// Ends the stream inside a chunked body, with nothing of our own to write.
+    fn end_at_malformed_body(&mut self, fault: ChunkFault) {
+        log::debug!("ended a connection at a malformed chunked body: {fault:?}");
+        self.malformed_body.record(fault);
+        self.refusal = Some(Bytes::new());
     }
 
     /// True when a head has been arriving for longer than the timeout.
@@ -143,17 +158,17 @@ impl<T> HeadGuard<T> {
                     };
                     used as usize
                 }
-                Position::ChunkData(left) => {
-                    let used = left.min(data.len() as u64);
-                    self.position = match left - used {
-                        0 => Position::ChunkEnd,
-                        left => Position::ChunkData(left),
-                    };
-                    used as usize
-                }
-                Position::ChunkSize | Position::ChunkEnd | Position::Trailers => {
-                    self.follow_line(data)
-                }
+                Position::Chunked(ref mut body) => match body.follow(data) {
+                    Followed::All => data.len(),
+                    Followed::Ended(used) => {
+                        self.position = self.next_head();
+                        used
+                    }
+                    Followed::Fault(at, fault) => {
+                        self.end_at_malformed_body(fault);
+                        return total - data.len() + at;
+                    }
+                },
                 Position::Unfollowed | Position::Http2(_) => data.len(),
             };
             data = &data[used..];
@@ -199,40 +214,11 @@ impl<T> HeadGuard<T> {
             self.position = match framing {
                 Framing::None => Position::Head,
                 Framing::Length(n) => Position::Body(n),
-                Framing::Chunked => Position::ChunkSize,
+                Framing::Chunked => Position::Chunked(ChunkedBody::new()),
                 Framing::Unfollowed => Position::Unfollowed,
             };
         }
         Ok(used)
-    }
-
-    /// Chunk-size lines, the CRLF after chunk data, and trailer lines.
-    fn follow_line(&mut self, data: &[u8]) -> usize {
-        let (line_end, used) = match data.iter().position(|b| *b == b'\n') {
-            Some(at) => (true, at + 1),
-            None => (false, data.len()),
-        };
-        self.line.extend_from_slice(&data[..used]);
-        if self.line.len() > MAX_LINE {
-            self.position = Position::Unfollowed;
-            return used;
-        }
-        if !line_end {
-            return used;
-        }
-        let line = std::mem::take(&mut self.line);
-        self.position = match self.position {
-            Position::ChunkSize => match httparse::parse_chunk_size(&line) {
-                Ok(httparse::Status::Complete((_, 0))) => Position::Trailers,
-                Ok(httparse::Status::Complete((_, size))) => Position::ChunkData(size),
-                _ => Position::Unfollowed,
-            },
-            Position::ChunkEnd if &line[..] == b"\r\n" => Position::ChunkSize,
-            Position::Trailers if &line[..] == b"\r\n" => self.next_head(),
-            Position::Trailers => Position::Trailers,
-            _ => Position::Unfollowed,
-        };
-        used
     }
 }
 
@@ -347,8 +333,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
         self.bound_wait(cx, polled)
     }
 
-    /// Writes a pending refusal after everything actix-http wrote, then shuts down. After a
-    /// refusal, what the client is still sending is read away for a moment (a lingering close,
+    /// Writes a pending refusal after everything actix-http wrote, then shuts down. After the
+    /// stream was ended, what the client is still sending is read away for a moment (a lingering close,
     /// as nginx does), so closing with unread bytes does not reset the connection before the
     /// client has read the answer.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -363,14 +349,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             refusal.advance(written);
-            if refusal.is_empty() {
-                this.deadline.as_mut().reset(Instant::now() + LINGER);
-            }
         }
         if !this.lingering {
             ready!(Pin::new(&mut this.io).poll_flush(cx))?;
             ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
             this.lingering = true;
+            this.deadline.as_mut().reset(Instant::now() + LINGER);
         }
         let mut scratch = [0u8; 4096];
         loop {

@@ -33,7 +33,7 @@ use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
 pub use head_check::MAX_HEAD_BYTES;
-pub use head_guard::HeadGuard;
+pub use head_guard::{HeadGuard, MalformedBody};
 
 use crate::acme::ChallengeTokens;
 use crate::configuration::{ProxySettings, Settings};
@@ -223,12 +223,12 @@ impl ListenerParts {
         map_config(app, |_| AppConfig::default())
     }
 
-    /// The app in actix-http, for HTTP/1 connections of type `T`.
+    /// The app in actix-http, for HTTP/1 connections over `T`.
     fn http_service<T>(
         &self,
         upstream: &web::Data<UpstreamClient>,
     ) -> impl ServiceFactory<
-        (InterimWriter<T>, Protocol, Option<SocketAddr>),
+        (InterimWriter<HeadGuard<T>>, Protocol, Option<SocketAddr>),
         Config = (),
         Response = (),
         Error = DispatchError,
@@ -251,14 +251,16 @@ impl ListenerParts {
             });
         // A connection without the mark is plain HTTP (`ListenerScheme::of`).
         let scheme = self.scheme;
-        let builder = builder.on_connect_ext(move |io: &InterimWriter<T>, extensions| {
-            if let Some(interim) = io.responses() {
-                extensions.insert(interim);
-            }
-            if scheme == ListenerScheme::Https {
-                extensions.insert(scheme);
-            }
-        });
+        let builder =
+            builder.on_connect_ext(move |io: &InterimWriter<HeadGuard<T>>, extensions| {
+                if let Some(interim) = io.responses() {
+                    extensions.insert(interim);
+                }
+                extensions.insert(io.get_ref().malformed_body());
+                if scheme == ListenerScheme::Https {
+                    extensions.insert(scheme);
+                }
+            });
         builder.finish(self.app(upstream))
     }
 

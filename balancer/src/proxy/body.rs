@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{BodyStream, BoxBody, MessageBody, SizedStream};
+use actix_web::error::PayloadError;
 use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, Version, header};
 use actix_web::{HttpMessage, HttpRequest, web};
@@ -18,6 +19,7 @@ use tokio::time::{Instant, Sleep};
 use super::ProxyError;
 use super::ProxySettings;
 use crate::backends::InFlight;
+use crate::listener::MalformedBody;
 use crate::upstream::{BodyError, OutgoingBody};
 
 /// How the client delimits its request body.
@@ -82,6 +84,7 @@ pub async fn prepare(
         RequestFraming::Chunked => None,
     };
     let mut body = ClientBody::new(payload, declared, limit, settings.client_request_timeout);
+    body.malformed = req.conn_data::<MalformedBody>().cloned();
     match declared {
         // A small body has the whole client timeout to arrive, not that much per byte.
         Some(n) if n <= settings.retry_buffer_bytes => {
@@ -115,6 +118,8 @@ struct ClientBody {
     idle: Duration,
     stall: Pin<Box<Sleep>>,
     done: bool,
+    /// Why an HTTP/1 connection's stream ended inside a chunked body, if it did.
+    malformed: Option<MalformedBody>,
 }
 
 impl ClientBody {
@@ -127,6 +132,21 @@ impl ClientBody {
             idle,
             stall: Box::pin(tokio::time::sleep(idle)),
             done: false,
+            malformed: None,
+        }
+    }
+
+    /// What a failed read of the body means for the client.
+    fn failure(&self, error: PayloadError) -> BodyError {
+        match (
+            self.malformed.as_ref().and_then(MalformedBody::fault),
+            error,
+        ) {
+            (Some(fault), _) => BodyError::MalformedChunks(fault.describe()),
+            (None, PayloadError::Incomplete(_)) => {
+                BodyError::Incomplete("the connection ended before the body did".into())
+            }
+            (None, error) => BodyError::Incomplete(error.to_string()),
         }
     }
 
@@ -157,7 +177,7 @@ impl Stream for ClientBody {
                 this.stall.as_mut().reset(Instant::now() + this.idle);
                 this.check().map(|()| chunk)
             }
-            Poll::Ready(Some(Err(error))) => Err(BodyError::Incomplete(error.to_string())),
+            Poll::Ready(Some(Err(error))) => Err(this.failure(error)),
             Poll::Ready(None) => {
                 this.done = true;
                 return match this.declared {

@@ -44,6 +44,7 @@ impl ProxyError {
             Self::BadGateway => "bad_gateway",
             Self::RevalidationFailed => "revalidation_failed",
             Self::ClientBody(BodyError::Incomplete(_)) => "incomplete_body",
+            Self::ClientBody(BodyError::MalformedChunks(_)) => "malformed_chunked_body",
             Self::ClientBody(BodyError::TooLarge { .. }) => "payload_too_large",
             Self::ClientBody(BodyError::LengthMismatch { .. }) => "body_length_mismatch",
             Self::ClientBody(BodyError::Timeout) => "request_timeout",

@@ -27,6 +27,8 @@ pub enum UpstreamError {
 pub enum BodyError {
     #[error("the request body was cut off: {0}")]
     Incomplete(String),
+    #[error("the chunked request body is malformed (RFC 9112 section 7.1): {0}")]
+    MalformedChunks(&'static str),
     #[error("the request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the request body does not have the {declared} bytes its Content-Length declares")]

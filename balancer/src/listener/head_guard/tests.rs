@@ -127,6 +127,34 @@ async fn a_bad_head_after_good_requests_is_cut_off_and_answered_in_json() {
 }
 
 #[tokio::test]
+async fn a_malformed_chunked_body_ends_the_stream_at_its_bad_byte_and_is_recorded() {
+    let head: &[u8] = b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let stream = [
+        head,
+        b"4\r\nabcd\r\n4\nabcd\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n",
+    ]
+    .concat();
+    for split in [1, 5, stream.len()] {
+        let mut guard = guard();
+        let mut passed = 0;
+        for piece in stream.chunks(split) {
+            if guard.refusal.is_some() {
+                break;
+            }
+            passed += guard.follow(piece);
+        }
+        // Up to the LF that ends the second size line without its CR.
+        assert_eq!(passed, head.len() + 10, "pieces of {split}");
+        assert_eq!(
+            guard.refusal.as_deref(),
+            Some(&b""[..]),
+            "nothing of our own to write"
+        );
+        assert_eq!(guard.malformed_body().fault(), Some(ChunkFault::SizeLine));
+    }
+}
+
+#[tokio::test]
 async fn each_refusal_is_named() {
     let cases: [(&[u8], &str); 8] = [
         (b"NOT HTTP AT ALL\r\n\r\n", "400 Bad Request"),

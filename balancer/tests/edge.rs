@@ -304,9 +304,26 @@ async fn unparseable_heads_get_json_and_slow_heads_are_cut_on_every_request() {
     let (_dir, config) = config_file("[proxy]\nclient_request_timeout_ms = 500\n");
     let balancer = Balancer::start(&["--config", &config, "--backend", &raw.url()]);
     let address = address_of(&balancer);
-    let cases: [(&[u8], &str, &str); 4] = [
+    let cases: [(&[u8], &str, &str); 7] = [
         (b"NOT HTTP AT ALL\r\n\r\n", "400", "malformed_request"),
         (b"GET / HTTP/1.1\r\n\r\n", "400", "malformed_request"),
+        // Targets in a form the method may not use, or with a fragment (RFC 9112 section 3.2):
+        // actix-http would pass them on as `GET /`, `GET *` and `GET /a`.
+        (
+            b"GET x:80 HTTP/1.1\r\nHost: x\r\n\r\n",
+            "400",
+            "malformed_request",
+        ),
+        (
+            b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+            "400",
+            "malformed_request",
+        ),
+        (
+            b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n",
+            "400",
+            "malformed_request",
+        ),
         (b"POST / HTTP/1.0\r\n\r\n", "411", "length_required"),
         (
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",

@@ -59,16 +59,39 @@ pub(super) enum Framing {
     Unfollowed,
 }
 
-/// Whether actix-http will accept `target` as a request URI. An origin-form target made of the
-/// bytes `http::Uri` always accepts in a path and query is answered by a scan; anything else
-/// (absolute-form, `*`, rarer bytes) by `Uri` itself, which copies the target and so is kept
-/// off the common path.
-pub(super) fn target_is_valid(target: &str) -> bool {
+/// Whether `target` is a request target `method` may have (RFC 9112 section 3.2) that actix-http
+/// will accept: origin-form or absolute-form (`http` or `https`) for any method, authority-form
+/// for `CONNECT` only, `*` for `OPTIONS` only, and never a fragment. `http::Uri` takes
+/// `GET a:80` for an authority and `/a#b` for `/a`, so the backend would get `GET /` or a
+/// target the client never sent. An origin-form target made of the bytes `http::Uri` always
+/// accepts in a path and query is answered by a scan; anything else by `Uri` itself, which
+/// copies the target and so is kept off the common path.
+pub(super) fn target_is_valid(method: &str, target: &str) -> bool {
     let plain = |byte: &u8| matches!(byte, b'!' | b'$'..=b';' | b'=' | b'?'..=b'_' | b'a'..=b'z' | b'|' | b'~');
     // `http::Uri` refuses URIs of u16::MAX bytes or more.
-    let short = target.len() < usize::from(u16::MAX);
-    short && target.starts_with('/') && target.as_bytes().iter().all(plain)
-        || actix_web::http::Uri::try_from(target).is_ok()
+    if target.len() >= usize::from(u16::MAX) {
+        return false;
+    }
+    if target.starts_with('/') && target.as_bytes().iter().all(plain) {
+        return true;
+    }
+    if target.contains('#') {
+        return false;
+    }
+    if target == "*" {
+        return method == "OPTIONS";
+    }
+    let Ok(uri) = actix_web::http::Uri::try_from(target) else {
+        return false;
+    };
+    match (uri.scheme_str(), uri.authority()) {
+        (None, None) => target.starts_with('/'),
+        (None, Some(_)) => method == "CONNECT",
+        (Some(scheme), Some(_)) => {
+            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+        }
+        (Some(_), None) => false,
+    }
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 section 7.2 with RFC 3986 section 3.2): a name of
@@ -132,13 +155,17 @@ pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Viola
             ));
         }
     };
-    if !request.path.is_some_and(target_is_valid) {
+    let method = request.method.unwrap_or_default();
+    if !request
+        .path
+        .is_some_and(|target| target_is_valid(method, target))
+    {
         return Err(Violation::Malformed(
-            "The request target is not a valid URI.",
+            "The request target is not a valid URI in a form this method may use (RFC 9112 \
+             section 3.2).",
         ));
     }
     let http11 = request.version == Some(1);
-    let method = request.method.unwrap_or_default();
     let (mut content_length, mut transfer_encoding, mut hosts) = (None, None, 0);
     let mut websocket = false;
     for field in request.headers.iter() {

@@ -180,7 +180,7 @@ async fn passive_health_never_takes_out_the_last_backends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tunnels_and_misframed_bodies_never_reach_the_backend() {
+async fn tunnels_trace_and_misframed_bodies_never_reach_the_backend() {
     let raw = RawUpstream::start();
     let balancer = Balancer::start(&["--backend", &raw.url()]);
     let address = address_of(&balancer);
@@ -204,6 +204,12 @@ async fn tunnels_and_misframed_bodies_never_reach_the_backend() {
         ),
         (
             format!("CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n{smuggled}"),
+            "405",
+            "method_not_allowed",
+        ),
+        (
+            "TRACE /a HTTP/1.1\r\nHost: x\r\nCookie: session=1\r\nConnection: close\r\n\r\n"
+                .to_owned(),
             "405",
             "method_not_allowed",
         ),

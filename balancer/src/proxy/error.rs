@@ -27,6 +27,8 @@ pub enum ProxyError {
     UpgradeRefused,
     #[error("CONNECT tunnels are not supported here")]
     ConnectRefused,
+    #[error("TRACE is not answered here: its echo would expose the request's cookies and headers")]
+    TraceRefused,
     #[error("nothing is served at this path")]
     PrivatePath,
     #[error("the request headers are too large")]
@@ -49,7 +51,7 @@ impl ProxyError {
             Self::ClientBody(BodyError::LengthMismatch { .. }) => "body_length_mismatch",
             Self::ClientBody(BodyError::Timeout) => "request_timeout",
             Self::UpgradeRefused => "upgrade_not_supported",
-            Self::ConnectRefused => "method_not_allowed",
+            Self::ConnectRefused | Self::TraceRefused => "method_not_allowed",
             Self::PrivatePath => "not_found",
             Self::HeadersTooLarge => "headers_too_large",
             Self::ConflictingHost => "conflicting_host",
@@ -77,7 +79,7 @@ impl ResponseError for ProxyError {
             Self::ClientBody(_) | Self::UpgradeRefused | Self::ConflictingHost => {
                 StatusCode::BAD_REQUEST
             }
-            Self::ConnectRefused => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ConnectRefused | Self::TraceRefused => StatusCode::METHOD_NOT_ALLOWED,
             Self::PrivatePath => StatusCode::NOT_FOUND,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
@@ -90,7 +92,7 @@ impl ResponseError for ProxyError {
             let seconds = retry_after.as_secs().max(1);
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
-        if let Self::ConnectRefused = self {
+        if let Self::ConnectRefused | Self::TraceRefused = self {
             response.insert_header((
                 header::ALLOW,
                 HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),

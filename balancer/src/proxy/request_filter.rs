@@ -1,4 +1,4 @@
-//! Phase 1, the request filter: what the edge answers itself (tunnels, protocol switches,
+//! Phase 1, the request filter: what the edge answers itself (tunnels, TRACE, protocol switches,
 //! private paths, HTTP/2 header lists over the head bound or with a `Host` that contradicts
 //! `:authority`), and whether the rest goes through the cache or around it.
 
@@ -32,6 +32,11 @@ pub fn route<'a>(req: &HttpRequest, state: &'a ProxyState) -> Result<Route<'a>, 
     }
     if *req.method() == Method::CONNECT {
         return Err(ProxyError::ConnectRefused);
+    }
+    // As nginx does: a backend's echo of the request would hand its cookies and forwarded
+    // headers to whatever script could send it (cross-site tracing).
+    if *req.method() == Method::TRACE {
+        return Err(ProxyError::TraceRefused);
     }
     // An h2c offer may be ignored (RFC 9113 section 3.1); any other switch would make
     // actix-http read the connection as a raw stream.

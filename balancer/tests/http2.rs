@@ -5,7 +5,7 @@
 //! responses held to 64 KiB a stream; at most 128 streams open (announced, the rest refused);
 //! clients that reset every stream, or make the server reset them, cut off; header blocks and
 //! the header lists they decode to bounded and timed like HTTP/1 heads; a `Host` contradicting
-//! `:authority` refused; a write invalidating what was stored for its target; an idle
+//! `:authority` refused, as are targets and authorities RFC 9113 makes malformed; a write invalidating what was stored for its target; an idle
 //! connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
 //! flow-control window reset after the send timeout; SIGTERM answered with GOAWAY after the
 //! request in progress.
@@ -428,15 +428,20 @@ async fn an_http2_request_whose_host_contradicts_its_authority_gets_a_json_400_a
     let stack = Stack::start("");
     let mut client = stack.hyper().await;
     // hyper sends `:authority: localhost` (from the URI) and the `host` fields as given.
-    let cases: [(&[(&str, &str)], u16); 6] = [
-        (&[("host", "evil.example")], 400),
-        (&[("host", "localhost:8443")], 400),
-        (&[("host", "user@localhost")], 400),
-        (&[("host", "localhost"), ("host", "localhost")], 400),
-        (&[("host", "LOCALHOST:443")], 200),
-        (&[], 200),
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Fields, u16, &str); 6] = [
+        (&[("host", "evil.example")], 400, "conflicting_host"),
+        (&[("host", "localhost:8443")], 400, "conflicting_host"),
+        (&[("host", "user@localhost")], 400, "malformed_request"),
+        (
+            &[("host", "localhost"), ("host", "localhost")],
+            400,
+            "conflicting_host",
+        ),
+        (&[("host", "LOCALHOST:443")], 200, ""),
+        (&[], 200, ""),
     ];
-    for (fields, status) in cases {
+    for (fields, status, code) in cases {
         let answer = client.get_with("/", fields).await.unwrap();
         assert_eq!(
             (answer.version, answer.status),
@@ -445,7 +450,7 @@ async fn an_http2_request_whose_host_contradicts_its_authority_gets_a_json_400_a
         );
         if status == 400 {
             let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-            assert_eq!(body["error"], "conflicting_host", "{body}");
+            assert_eq!(body["error"], code, "{body}");
         }
     }
     assert_eq!(
@@ -453,6 +458,77 @@ async fn an_http2_request_whose_host_contradicts_its_authority_gets_a_json_400_a
         2,
         "only the agreeing requests reach the backend"
     );
+}
+
+/// Heads h2 lets through that RFC 9113 section 8.3.1 (or this gateway's scope) makes malformed,
+/// each on its own stream of one connection, then two sound ones.
+#[test]
+fn malformed_http2_targets_and_authorities_get_a_json_400_and_go_nowhere() {
+    let stack = Stack::start("keep_alive_s = 1");
+    // HPACK literals without indexing: a static-table name (index in the low nibble), or a new
+    // name (0x00), then the value.
+    let named =
+        |index: u8, value: &str| [&[index, value.len() as u8][..], value.as_bytes()].concat();
+    let host =
+        |value: &str| [&b"\x00\x04host"[..], &[value.len() as u8], value.as_bytes()].concat();
+    let (get, options, https, path_root) =
+        (&b"\x82"[..], &[0x02, 7][..], &b"\x87"[..], &b"\x84"[..]);
+    let authority = named(0x01, "localhost");
+    let blocks: [(&str, Vec<u8>, bool); 7] = [
+        (
+            "GET *",
+            [get, https, &named(0x04, "*"), &authority].concat(),
+            false,
+        ),
+        (
+            "a Host that is no host, no :authority",
+            [get, https, path_root, &host("a b")].concat(),
+            false,
+        ),
+        (
+            "user information in :authority",
+            [get, https, path_root, &named(0x01, "u@localhost")].concat(),
+            false,
+        ),
+        (
+            "an ftp :scheme",
+            [get, &named(0x06, "ftp"), path_root, &authority].concat(),
+            false,
+        ),
+        (
+            "neither :authority nor Host",
+            [get, https, path_root].concat(),
+            false,
+        ),
+        (
+            "OPTIONS *",
+            [options, b"OPTIONS", https, &named(0x04, "*"), &authority].concat(),
+            true,
+        ),
+        ("GET /", [get, https, path_root, &authority].concat(), true),
+    ];
+    let requests: Vec<u8> = blocks
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (_, block, _))| {
+            http2_frame(HEADERS, END_STREAM | END_HEADERS, 2 * n as u32 + 1, block)
+        })
+        .collect();
+    let mut client = stack.connect(&[], &requests);
+    let received = http2_frames(&client.read_to_end());
+    for (n, (what, _, sound)) in blocks.iter().enumerate() {
+        let stream = 2 * n as u32 + 1;
+        let body: Vec<u8> = received
+            .iter()
+            .filter(|(kind, _, id, _)| *kind == DATA && *id == stream)
+            .flat_map(|(_, _, _, payload)| payload.clone())
+            .collect();
+        let body = String::from_utf8_lossy(&body);
+        let refused = body.contains(r#""error":"malformed_request""#);
+        assert_eq!(refused, !sound, "{what}: {body}");
+        assert!(!body.is_empty(), "{what}: answered with a body");
+    }
+    assert_eq!(stack.hits(), 2, "only the sound requests reach the backend");
 }
 
 #[test]

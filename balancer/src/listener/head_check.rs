@@ -99,7 +99,7 @@ pub(super) fn target_is_valid(method: &str, target: &str) -> bool {
 /// optional port of digits; empty when the target has no authority. RFC 9112 section 3.2 wants
 /// a 400 for any other value: a backend or the cache key would otherwise take `a/b` or
 /// `user@a` for a host.
-pub(super) fn host_is_valid(value: &[u8]) -> bool {
+pub fn host_is_valid(value: &[u8]) -> bool {
     let name_byte = |byte: &u8| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(byte);
     // An IP literal may hold colons; a name may not, so its first colon starts the port.
     let (host, rest, colons) = match value.strip_prefix(b"[") {

@@ -32,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub use admission::{Admission, Refusal};
-pub use head_check::MAX_HEAD_BYTES;
+pub use head_check::{MAX_HEAD_BYTES, host_is_valid};
 pub use head_guard::{HeadGuard, MalformedBody};
 
 use crate::acme::ChallengeTokens;

@@ -35,6 +35,9 @@ pub enum ProxyError {
     HeadersTooLarge,
     #[error("the Host header names another authority than :authority, or is repeated")]
     ConflictingHost,
+    /// A request head outside the protocol's grammar that its parser let through.
+    #[error("{0}")]
+    Malformed(&'static str),
 }
 
 impl ProxyError {
@@ -55,6 +58,7 @@ impl ProxyError {
             Self::PrivatePath => "not_found",
             Self::HeadersTooLarge => "headers_too_large",
             Self::ConflictingHost => "conflicting_host",
+            Self::Malformed(_) => "malformed_request",
         }
     }
 
@@ -76,9 +80,10 @@ impl ResponseError for ProxyError {
             Self::UpstreamTimeout | Self::RevalidationFailed => StatusCode::GATEWAY_TIMEOUT,
             Self::ClientBody(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ClientBody(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
-            Self::ClientBody(_) | Self::UpgradeRefused | Self::ConflictingHost => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::ClientBody(_)
+            | Self::UpgradeRefused
+            | Self::ConflictingHost
+            | Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::ConnectRefused | Self::TraceRefused => StatusCode::METHOD_NOT_ALLOWED,
             Self::PrivatePath => StatusCode::NOT_FOUND,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

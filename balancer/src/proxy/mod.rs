@@ -20,6 +20,7 @@ mod cache_store;
 mod error;
 mod expose_upstream;
 mod headers;
+mod http2_request;
 mod logging;
 mod private_paths;
 mod request_filter;

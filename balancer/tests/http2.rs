@@ -1,14 +1,14 @@
-//! HTTP/2 on the TLS listener end to end, mostly as a raw client writing frames (what a hostile
-//! or careless client sends, which h2 clients never would) and reading what comes back:
-//! request bodies with and without a length or behind `Expect`; split cookies joined for the
-//! HTTP/1.1 backend; the request id never indexed by HPACK; a backend's flood of interim
-//! responses held to 64 KiB a stream; at most 128 streams open (announced, the rest refused);
-//! clients that reset every stream, or make the server reset them, cut off; header blocks and
-//! the header lists they decode to bounded and timed like HTTP/1 heads; a `Host` contradicting
-//! `:authority` refused, as are targets and authorities RFC 9113 makes malformed; a write invalidating what was stored for its target; an idle
-//! connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
-//! flow-control window reset after the send timeout; SIGTERM answered with GOAWAY after the
-//! request in progress.
+//! HTTP/2 on the TLS listener end to end, mostly as a raw client writing frames (what a hostile or
+//! careless client sends, which h2 clients never would) and reading what comes back: request bodies
+//! with and without a length or behind `Expect`; split cookies joined for the HTTP/1.1 backend; the
+//! request id never indexed by HPACK; a backend's flood of interim responses held to 64 KiB a
+//! stream; at most 128 streams open (announced, the rest refused); clients that reset every stream,
+//! or make the server reset them, cut off; header blocks and the header lists they decode to
+//! bounded and timed like HTTP/1 heads; a `Host` contradicting `:authority` refused, as are targets
+//! and authorities RFC 9113 makes malformed; a write invalidating what was stored for its target;
+//! an idle connection closed with GOAWAY; a reset stream releasing its upstream request; a stalled
+//! flow-control window reset after the send timeout; SIGTERM answered with GOAWAY after the request
+//! in progress.
 
 mod tls_support;
 

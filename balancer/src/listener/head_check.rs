@@ -1,6 +1,7 @@
-//! Checking one request head as actix-http's decoder would (RFC 9112): the head's length and
-//! how its body is delimited, or the violation that gets our JSON refusal instead of actix-http's
-//! empty 400. Pure functions over bytes; following the stream is the head guard's business.
+//! Checking one request head as actix-http's decoder would (RFC 9112), and to the RFC where that
+//! decoder is lenient (the target's form, `Host`): the head's length and how its body is
+//! delimited, or the violation that gets our JSON refusal instead of actix-http's empty 400 or a
+//! pass. Pure functions over bytes; following the stream is the head guard's business.
 
 use std::mem::MaybeUninit;
 

@@ -334,9 +334,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
     }
 
     /// Writes a pending refusal after everything actix-http wrote, then shuts down. After the
-    /// stream was ended, what the client is still sending is read away for a moment (a lingering close,
-    /// as nginx does), so closing with unread bytes does not reset the connection before the
-    /// client has read the answer.
+    /// stream was ended, what the client is still sending is read away for a moment (a
+    /// lingering close, as nginx does), so closing with unread bytes does not reset the
+    /// connection before the client has read the answer.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let Some(refusal) = this.refusal.as_mut() else {

@@ -2,9 +2,8 @@
 //! (pseudo-fields present and in order, no connection-specific fields): its header list within
 //! the head bound, an `http` or `https` target with no user information, `*` for `OPTIONS`
 //! only, an authority in `:authority` or `Host`, and a `Host` that is a host (RFC 9110 section
-//! 7.2) naming `:authority`'s. Each is what
-//! the head guard holds an HTTP/1 request to; over HTTP/2 h2 parses the head, so it is checked
-//! here.
+//! 7.2) naming `:authority`'s. Each is what the head guard holds an HTTP/1 request to; over
+//! HTTP/2 h2 parses the head, so it is checked here.
 
 use actix_web::HttpRequest;
 use actix_web::http::uri::Authority;

@@ -354,6 +354,10 @@ async fn unparseable_heads_get_json_and_slow_heads_are_cut_on_every_request() {
     let answer = raw_exchange(&address, huge.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     assert!(answer.contains("headers_too_large"), "{answer}");
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(100_000));
+    let answer = raw_exchange(&address, long_target.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+    assert!(answer.contains("uri_too_long"), "{answer}");
 
     // A second request's head that never completes is cut off like a first one's.
     let mut stream = std::net::TcpStream::connect(&address).unwrap();

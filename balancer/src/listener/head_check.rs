@@ -20,6 +20,7 @@ const MAX_HEADERS: usize = 96;
 pub(super) enum Violation {
     Malformed(&'static str),
     TooLarge,
+    UriTooLong,
     Framing(&'static str),
     LengthRequired,
     Timeout,
@@ -33,6 +34,11 @@ impl Violation {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
                 "The request head is too large.",
+            ),
+            Self::UriTooLong => (
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                "The request line is longer than the 64 KiB a request head may have.",
             ),
             Self::Framing(what) => (StatusCode::BAD_REQUEST, "ambiguous_framing", what),
             Self::LengthRequired => (
@@ -138,15 +144,26 @@ fn percent_encodings_are_whole(text: &[u8]) -> bool {
     })
 }
 
+/// Why a head over the bound is refused: 414 when its request line alone does not end within
+/// it (RFC 9110 section 15.5.15), else 431.
+pub(super) fn oversized(head: &[u8]) -> Violation {
+    if head[..head.len().min(MAX_HEAD_BYTES)].contains(&b'\n') {
+        Violation::TooLarge
+    } else {
+        Violation::UriTooLong
+    }
+}
+
 /// Checks a head as actix-http's decoder does (RFC 9112): `None` while it is incomplete.
 pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
     // Uninitialised slots: zeroing 96 of them would cost more than parsing a small head.
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
     let length = match request.parse_with_uninit_headers(bytes, &mut slots) {
-        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Complete(length)) if length <= MAX_HEAD_BYTES => length,
+        Ok(httparse::Status::Complete(_)) => return Err(oversized(bytes)),
         Ok(httparse::Status::Partial) if bytes.len() > MAX_HEAD_BYTES => {
-            return Err(Violation::TooLarge);
+            return Err(oversized(bytes));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(Violation::TooLarge),

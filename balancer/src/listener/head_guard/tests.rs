@@ -223,6 +223,18 @@ async fn each_refusal_is_named() {
     let pieces: Vec<&[u8]> = huge.as_bytes().chunks(1000).collect();
     let (_, refusal) = feed(&pieces);
     assert!(refusal.unwrap().contains("431"));
+    // A request line that alone runs past the bound is named for what it is.
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    for piece in [1000, long_target.len()] {
+        let pieces: Vec<&[u8]> = long_target.as_bytes().chunks(piece).collect();
+        let (_, refusal) = feed(&pieces);
+        let refusal = refusal.unwrap();
+        assert!(
+            refusal.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+            "{refusal}"
+        );
+        assert!(refusal.contains(r#""error":"uri_too_long""#), "{refusal}");
+    }
 }
 
 #[tokio::test]

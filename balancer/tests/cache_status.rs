@@ -1,6 +1,6 @@
 //! RFC 9211 through the real balancer: `Cache-Status` says how the cache took part (hit, or the
 //! reason it forwarded: uri-miss, vary-miss, request, method; stored; ttl) while `X-Cache`
-//! keeps its values.
+//! keeps its values; with the cache off, neither is sent.
 
 use test_support::balancer::{Balancer, Script, ScriptedOrigin, client};
 
@@ -99,4 +99,36 @@ async fn a_new_variant_is_a_vary_miss_and_origin_members_come_first() {
                 .into()
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_cache_off_responses_carry_no_cache_labels_but_keep_the_origins() {
+    let origin = ScriptedOrigin::start();
+    let balancer = Balancer::start(&["--backend", &origin.url(), "--cache-max-bytes", "0"]);
+    let client = client();
+    origin.script(
+        "/page",
+        Script::new(
+            200,
+            &[
+                ("cache-control", "max-age=60"),
+                ("cache-status", "origin-cache; hit"),
+            ],
+            "page",
+        ),
+    );
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let response = client
+            .request(method.clone(), format!("{}/page", balancer.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{method}");
+        assert_eq!(
+            labels(&response),
+            (String::new(), "origin-cache; hit".into()),
+            "{method}"
+        );
+        assert!(response.headers().contains_key("x-request-id"), "{method}");
+    }
 }

@@ -1,6 +1,6 @@
 //! Phase 6, the response filter: the client's response around an upstream answer (its
 //! end-to-end headers, its body streamed back) or a cached entry, labelled with `X-Upstream`,
-//! `X-Cache` and `X-Request-Id`.
+//! `X-Request-Id` and, when the cache is on, `X-Cache` and `Cache-Status`.
 
 use actix_web::HttpResponse;
 use actix_web::body::BoxBody;
@@ -54,14 +54,14 @@ pub fn from_upstream(
     };
     let mut client_response = client_response.set_body(body);
     let upstream = session.state.upstream_label(&backend);
-    let cache_status = outcome.cache_status(Some(code), None);
-    label(
-        client_response.headers_mut(),
-        session,
-        upstream,
-        outcome,
-        cache_status,
-    );
+    // With the cache off there is no cache to report on (RFC 9211 lists the caches a response
+    // passed): nothing is stored, looked up or bypassed.
+    let cache = session
+        .state
+        .cache
+        .is_some()
+        .then(|| (outcome, outcome.cache_status(Some(code), None)));
+    label(client_response.headers_mut(), session, upstream, cache);
     client_response
 }
 
@@ -81,8 +81,7 @@ pub fn from_cache(
         response.headers_mut(),
         session,
         entry.upstream.clone(),
-        outcome,
-        cache_status,
+        Some((outcome, cache_status)),
     );
     response
 }
@@ -94,14 +93,15 @@ fn label(
     headers: &mut HeaderMap,
     session: &Session<'_>,
     upstream: Option<HeaderValue>,
-    outcome: CacheOutcome,
-    cache_status: HeaderValue,
+    cache: Option<(CacheOutcome, HeaderValue)>,
 ) {
     if let Some(upstream) = upstream {
         headers.insert(X_UPSTREAM, upstream);
     }
-    headers.insert(X_CACHE, outcome.x_cache().header_value());
-    headers.append(CACHE_STATUS, cache_status);
+    if let Some((outcome, cache_status)) = cache {
+        headers.insert(X_CACHE, outcome.x_cache().header_value());
+        headers.append(CACHE_STATUS, cache_status);
+    }
     echo_request_id(headers, &session.request_id);
 }
 

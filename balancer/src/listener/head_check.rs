@@ -146,7 +146,7 @@ fn percent_encodings_are_whole(text: &[u8]) -> bool {
 
 /// Why a head over the bound is refused: 414 when its request line alone does not end within
 /// it (RFC 9110 section 15.5.15), else 431.
-pub(super) fn oversized(head: &[u8]) -> Violation {
+fn oversized(head: &[u8]) -> Violation {
     if head[..head.len().min(MAX_HEAD_BYTES)].contains(&b'\n') {
         Violation::TooLarge
     } else {
@@ -154,7 +154,8 @@ pub(super) fn oversized(head: &[u8]) -> Violation {
     }
 }
 
-/// Checks a head as actix-http's decoder does (RFC 9112): `None` while it is incomplete.
+/// Checks a head as actix-http's decoder does (RFC 9112), held to `MAX_HEAD_BYTES` whether whole
+/// or not: `None` while it is incomplete.
 pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Violation> {
     // Uninitialised slots: zeroing 96 of them would cost more than parsing a small head.
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];

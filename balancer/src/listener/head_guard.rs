@@ -27,7 +27,7 @@ use tokio::time::{Instant, Sleep};
 
 pub use self::chunked::{ChunkFault, MalformedBody};
 use self::chunked::{ChunkedBody, Followed};
-use super::head_check::{Framing, MAX_HEAD_BYTES, Violation, check_head, oversized};
+use super::head_check::{Framing, Violation, check_head};
 use super::header_blocks::HeaderBlocks;
 
 /// How long a refused connection's remaining input is read away before it is closed.
@@ -205,9 +205,6 @@ impl<T> HeadGuard<T> {
                 None => (None, data.len()),
             }
         };
-        if self.head.len() > MAX_HEAD_BYTES {
-            return Err(oversized(&self.head));
-        }
         if let Some(framing) = parsed {
             self.timing = false;
             self.head.clear();

@@ -137,6 +137,20 @@ async fn sound_requests_pass_whole_in_any_pieces() {
 }
 
 #[tokio::test]
+async fn a_large_head_in_pieces_is_not_refused_for_the_body_after_it() {
+    // 40 KB of head in a first read, then its end with 30 KB of body: within the bound, though
+    // the two reads together are not.
+    let body = "b".repeat(30_000);
+    let stream = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        "a".repeat(40_000),
+        body.len()
+    );
+    let (first, second) = stream.as_bytes().split_at(40_000);
+    assert_eq!(feed(&[first, second]), (stream.len(), None));
+}
+
+#[tokio::test]
 async fn a_bad_head_after_good_requests_is_cut_off_and_answered_in_json() {
     let good: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
     let bad: &[u8] = b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\

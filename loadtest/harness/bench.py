@@ -20,6 +20,7 @@ SAME_HEADERS = """proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header X-Request-Id $request_id;
+            add_header X-Request-Id $request_id always;
             add_header X-Upstream $upstream_addr;"""
 
 

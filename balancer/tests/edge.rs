@@ -4,7 +4,8 @@
 //! malformed chunked body gets a JSON 400 however it arrives; client
 //! connections are bounded per address; admin input is bounded like the configuration; idle
 //! upstream connections are closed on time; a client that stops reading a response is cut off
-//! after the send timeout.
+//! after the send timeout, and one that pipelines without reading cannot make the balancer
+//! buffer its answers.
 
 use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
@@ -551,4 +552,65 @@ fn a_client_that_stops_reading_a_response_is_cut_off_after_the_send_timeout() {
     let request = b"GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let answer = raw_exchange(&address_of(&balancer), request);
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+}
+
+/// The balancer's resident memory in bytes.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .expect("VmRSS in /proc/PID/status");
+    kib << 10
+}
+
+#[test]
+fn clients_pipelining_without_reading_do_not_grow_the_balancer_and_readers_get_every_answer() {
+    let origin = ScriptedOrigin::start();
+    let cacheable = [("cache-control", "public, max-age=600")];
+    origin.script(
+        "/small",
+        Script::new(200, &cacheable, "a small cached answer"),
+    );
+    let balancer = Balancer::start(&["--backend", &origin.url()]);
+    let address = address_of(&balancer);
+    let last = b"GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert!(raw_exchange(&address, last).starts_with("HTTP/1.1 200"));
+    let before = resident_bytes(balancer.pid());
+    // Four clients send pipelined cache hits and never read: before the pipeline bound,
+    // actix-http read on and buffered every answer (the balancer grew by about 30 MB a second
+    // per client). Now it stops reading once the answers back up, and the writes block.
+    let requests = b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (address, requests) = (address.clone(), requests.clone());
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(address).unwrap();
+                stream
+                    .set_write_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                let deadline = Instant::now() + Duration::from_secs(4);
+                while Instant::now() < deadline && stream.write(&requests).is_ok() {}
+                stream
+            })
+        })
+        .collect();
+    let clients: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let grown = resident_bytes(balancer.pid()).saturating_sub(before);
+    assert!(grown < 32 << 20, "the balancer grew by {} MiB", grown >> 20);
+    drop(clients);
+    // A client that reads gets every pipelined answer, in order, the last one included.
+    let mut pipelined = b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+    pipelined.extend_from_slice(last);
+    let answers = raw_exchange(&address, &pipelined);
+    assert_eq!(answers.matches("HTTP/1.1 200 OK").count(), 101, "{answers}");
+    assert_eq!(answers.matches("a small cached answer").count(), 101);
 }

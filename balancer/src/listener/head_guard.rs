@@ -6,7 +6,8 @@
 //! handler's business: here they are only measured, to find where the next head starts. On an
 //! HTTP/2 connection it bounds and times header blocks instead (`header_blocks`), and fails the
 //! connection on a violation, since no HTTP/1 answer fits there. On both it bounds how long a
-//! response write may wait for a client that does not read.
+//! response write may wait for a client that does not read ([`write`]); on HTTP/1 it also
+//! bounds how far pipelined requests run ahead of the answers the client takes ([`pipeline`]).
 //!
 //! On a refusal the reader sees the end of the stream; actix-http finishes what it has in hand
 //! and shuts the connection down, and the answer is written just before that shutdown, after
@@ -15,23 +16,23 @@
 //! handler answers it, told why by [`MalformedBody`].
 
 mod chunked;
+mod pipeline;
+mod write;
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 pub use self::chunked::{ChunkFault, MalformedBody};
 use self::chunked::{ChunkedBody, Followed};
+use self::pipeline::Pipeline;
 use super::head_check::{Framing, Violation, check_head};
 use super::header_blocks::HeaderBlocks;
-
-/// How long a refused connection's remaining input is read away before it is closed.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// Where in the request stream the next byte belongs.
 #[derive(Debug)]
@@ -61,6 +62,7 @@ pub struct HeadGuard<T> {
     io: T,
     position: Position,
     head: BytesMut,
+    pipeline: Pipeline,
     malformed_body: MalformedBody,
     timeout: Duration,
     send_timeout: Duration,
@@ -85,6 +87,7 @@ impl<T> HeadGuard<T> {
             io,
             position: Position::Head,
             head: BytesMut::new(),
+            pipeline: Pipeline::default(),
             malformed_body: MalformedBody::default(),
             timeout,
             send_timeout: timeouts.send,
@@ -135,11 +138,19 @@ impl<T> HeadGuard<T> {
         }
     }
 
-    /// Follows `data` through the request stream; returns how many of its bytes belong to
-    /// requests that may be read on (all of them unless a head is refused).
+    /// Whether the next byte begins a request head.
+    fn at_head_start(&self) -> bool {
+        matches!(self.position, Position::Head) && self.head.is_empty()
+    }
+
+    /// Follows `data` through the request stream; returns how many of its bytes may be passed
+    /// on now: all of them, unless a head is refused or begins while the pipeline is full.
     fn follow(&mut self, mut data: &[u8]) -> usize {
         let total = data.len();
         while !data.is_empty() {
+            if self.at_head_start() && !self.pipeline.is_open() {
+                return total - data.len();
+            }
             let used = match self.position {
                 Position::Head => match self.follow_head(data) {
                     Ok(used) => used,
@@ -208,6 +219,7 @@ impl<T> HeadGuard<T> {
         if let Some(framing) = parsed {
             self.timing = false;
             self.head.clear();
+            self.pipeline.head_passed();
             self.position = match framing {
                 Framing::None => Position::Head,
                 Framing::Length(n) => Position::Body(n),
@@ -230,42 +242,75 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
             // The end of the stream: actix-http stops reading and shuts the connection down.
             return Poll::Ready(Ok(()));
         }
+        if let Position::Http2(_) = this.position {
+            return this.poll_read_http2(cx, buf);
+        }
+        if this.at_head_start() && !this.pipeline.is_open() {
+            return this.pipeline.wait(cx);
+        }
         let before = buf.filled().len();
-        match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) if let Position::Http2(blocks) = &mut this.position => {
+        let from_held = this.pipeline.holds_bytes();
+        if from_held {
+            this.pipeline.copy_held(buf);
+        } else {
+            match Pin::new(&mut this.io).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Pending => {
+                    if this.late(Some(cx)) {
+                        this.refuse(Violation::Timeout);
+                        return Poll::Ready(Ok(()));
+                    }
+                    return Poll::Pending;
+                }
+                failed => return failed,
+            }
+        }
+        let read = &buf.filled()[before..];
+        let kept = this.follow(read);
+        if from_held {
+            this.pipeline.consumed(kept);
+        } else if this.refusal.is_none() {
+            this.pipeline.hold(&read[kept..]);
+        }
+        buf.set_filled(before + kept);
+        // A head trickling in byte by byte never leaves the reader waiting.
+        if this.refusal.is_none() && this.late(None) {
+            this.refuse(Violation::Timeout);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncRead + Unpin> HeadGuard<T> {
+    /// Reads HTTP/2 frames, measuring and timing their header blocks.
+    fn poll_read_http2(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let Position::Http2(blocks) = &mut self.position else {
+                    return Poll::Ready(Ok(()));
+                };
                 blocks
                     .follow(&buf.filled()[before..])
                     .map_err(http2_failure)?;
                 let in_block = blocks.in_block();
-                if in_block && !this.timing {
-                    this.deadline.as_mut().reset(Instant::now() + this.timeout);
+                if in_block && !self.timing {
+                    self.deadline.as_mut().reset(Instant::now() + self.timeout);
                 }
-                this.timing = in_block;
-                if this.late(None) {
+                self.timing = in_block;
+                if self.late(None) {
                     return Poll::Ready(Err(http2_failure(Violation::Timeout)));
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Ok(())) => {
-                let kept = this.follow(&buf.filled()[before..]);
-                buf.set_filled(before + kept);
-                // A head trickling in byte by byte never leaves the reader waiting.
-                if this.refusal.is_none() && this.late(None) {
-                    this.refuse(Violation::Timeout);
-                }
-                Poll::Ready(Ok(()))
+            Poll::Pending if self.late(Some(cx)) => {
+                Poll::Ready(Err(http2_failure(Violation::Timeout)))
             }
-            Poll::Pending => {
-                if this.late(Some(cx)) {
-                    if let Position::Http2(_) = this.position {
-                        return Poll::Ready(Err(http2_failure(Violation::Timeout)));
-                    }
-                    this.refuse(Violation::Timeout);
-                    return Poll::Ready(Ok(()));
-                }
-                Poll::Pending
-            }
-            failed => failed,
+            polled => polled,
         }
     }
 }
@@ -274,97 +319,6 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
 fn http2_failure(violation: Violation) -> io::Error {
     log::debug!("failed an HTTP/2 connection: {violation:?}");
     io::Error::new(io::ErrorKind::InvalidData, format!("{violation:?}"))
-}
-
-impl<T> HeadGuard<T> {
-    /// Passes a write's result on; a write still waiting `send_timeout` after the last one that
-    /// made progress fails.
-    fn bound_wait<R>(
-        &mut self,
-        cx: &mut Context<'_>,
-        polled: Poll<io::Result<R>>,
-    ) -> Poll<io::Result<R>> {
-        if polled.is_ready() {
-            self.write_waiting = false;
-            return polled;
-        }
-        let timeout = self.send_timeout;
-        let deadline = self
-            .send_deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        if !self.write_waiting {
-            deadline.as_mut().reset(Instant::now() + timeout);
-            self.write_waiting = true;
-        }
-        ready!(deadline.as_mut().poll(cx));
-        log::debug!("closed a connection whose client stopped reading");
-        Poll::Ready(Err(io::ErrorKind::TimedOut.into()))
-    }
-}
-
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, data);
-        self.bound_wait(cx, polled)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, data);
-        self.bound_wait(cx, polled)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let polled = Pin::new(&mut self.io).poll_flush(cx);
-        self.bound_wait(cx, polled)
-    }
-
-    /// Writes a pending refusal after everything actix-http wrote, then shuts down. After the
-    /// stream was ended, what the client is still sending is read away for a moment (a
-    /// lingering close, as nginx does), so closing with unread bytes does not reset the
-    /// connection before the client has read the answer.
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let Some(refusal) = this.refusal.as_mut() else {
-            ready!(Pin::new(&mut this.io).poll_flush(cx))?;
-            return Pin::new(&mut this.io).poll_shutdown(cx);
-        };
-        while !refusal.is_empty() {
-            let written = ready!(Pin::new(&mut this.io).poll_write(cx, refusal))?;
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            refusal.advance(written);
-        }
-        if !this.lingering {
-            ready!(Pin::new(&mut this.io).poll_flush(cx))?;
-            ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
-            this.lingering = true;
-            this.deadline.as_mut().reset(Instant::now() + LINGER);
-        }
-        let mut scratch = [0u8; 4096];
-        loop {
-            if this.deadline.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
-            let mut sink = ReadBuf::new(&mut scratch);
-            match ready!(Pin::new(&mut this.io).poll_read(cx, &mut sink)) {
-                Ok(()) if !sink.filled().is_empty() => {}
-                _ => return Poll::Ready(Ok(())),
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::listener::head_check::{host_is_valid, target_is_valid};
+use tokio::io::AsyncReadExt;
 
 fn timeouts(head: Duration) -> GuardTimeouts {
     GuardTimeouts {
@@ -281,4 +282,42 @@ async fn a_head_that_trickles_past_the_timeout_is_refused_on_any_request() {
     let mut answer = String::new();
     client.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// Reads from `guard` into `passed` until it makes the reader wait.
+async fn read_until_waiting(guard: &mut HeadGuard<tokio::io::DuplexStream>, passed: &mut Vec<u8>) {
+    let mut chunk = [0u8; 100];
+    while let Ok(read) =
+        tokio::time::timeout(Duration::from_millis(50), guard.read(&mut chunk)).await
+    {
+        passed.extend_from_slice(&chunk[..read.expect("the guard reads")]);
+    }
+}
+
+#[tokio::test]
+async fn pipelined_heads_wait_while_the_answers_before_them_are_not_out() {
+    use tokio::io::AsyncWriteExt;
+    const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (mut client, server) = tokio::io::duplex(1 << 20);
+    let mut guard = HeadGuard::new(server, timeouts(Duration::from_secs(5)));
+    let sent = REQUEST.repeat(40);
+    client.write_all(&sent).await.unwrap();
+    let heads = |passed: &[u8]| passed.windows(4).filter(|w| w == b"GET ").count();
+    let mut passed = Vec::new();
+    read_until_waiting(&mut guard, &mut passed).await;
+    assert_eq!(heads(&passed), 16, "no answer has gone out yet");
+    // A write the socket takes only in part leaves the pipeline closed.
+    let too_large = vec![b'x'; 2 << 20];
+    assert!(guard.write(&too_large).await.unwrap() < too_large.len());
+    read_until_waiting(&mut guard, &mut passed).await;
+    assert_eq!(heads(&passed), 16, "the write did not go out whole");
+    // The client reads what was written; the next write goes out whole and opens it again.
+    let mut drained = vec![0u8; 2 << 20];
+    let _ = client.read(&mut drained).await.unwrap();
+    guard.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+    read_until_waiting(&mut guard, &mut passed).await;
+    assert_eq!(heads(&passed), 32);
+    guard.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+    read_until_waiting(&mut guard, &mut passed).await;
+    assert_eq!(passed, sent, "every byte passed on once, in order");
 }

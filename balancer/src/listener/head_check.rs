@@ -20,6 +20,7 @@ const MAX_HEADERS: usize = 96;
 pub(super) enum Violation {
     Malformed(&'static str),
     TooLarge,
+    TooManyFields,
     UriTooLong,
     Framing(&'static str),
     LengthRequired,
@@ -34,6 +35,11 @@ impl Violation {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
                 "The request head is too large.",
+            ),
+            Self::TooManyFields => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "The request has more than the 96 header fields a request may have.",
             ),
             Self::UriTooLong => (
                 StatusCode::URI_TOO_LONG,
@@ -167,7 +173,7 @@ pub(super) fn check_head(bytes: &[u8]) -> Result<Option<(usize, Framing)>, Viola
             return Err(oversized(bytes));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(Violation::TooLarge),
+        Err(httparse::Error::TooManyHeaders) => return Err(Violation::TooManyFields),
         Err(_) => {
             return Err(Violation::Malformed(
                 "The request line or a header field is not valid HTTP/1.1.",

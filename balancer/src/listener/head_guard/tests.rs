@@ -238,6 +238,18 @@ async fn each_refusal_is_named() {
     let pieces: Vec<&[u8]> = huge.as_bytes().chunks(1000).collect();
     let (_, refusal) = feed(&pieces);
     assert!(refusal.unwrap().contains("431"));
+    // A small head with too many fields is named for that, not for its size.
+    let fields: String = (0..97).map(|i| format!("X-{i}: v\r\n")).collect();
+    let crowded = format!("GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n");
+    let refusal = feed(&[crowded.as_bytes()]).1.unwrap();
+    assert!(refusal.starts_with("HTTP/1.1 431 "), "{refusal}");
+    assert!(
+        refusal.contains("more than the 96 header fields"),
+        "{refusal}"
+    );
+    let allowed: String = (0..95).map(|i| format!("X-{i}: v\r\n")).collect();
+    let full = format!("GET / HTTP/1.1\r\nHost: x\r\n{allowed}\r\n");
+    assert_eq!(feed(&[full.as_bytes()]), (full.len(), None));
     // A request line that alone runs past the bound is named for what it is.
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
     for piece in [1000, long_target.len()] {

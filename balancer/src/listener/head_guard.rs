@@ -138,9 +138,9 @@ impl<T> HeadGuard<T> {
         }
     }
 
-    /// Whether the next byte begins a request head.
-    fn at_head_start(&self) -> bool {
-        matches!(self.position, Position::Head) && self.head.is_empty()
+    /// Whether the next byte begins a request head that must wait for the pipeline to open.
+    fn held_back(&self) -> bool {
+        matches!(self.position, Position::Head) && self.head.is_empty() && !self.pipeline.is_open()
     }
 
     /// Follows `data` through the request stream; returns how many of its bytes may be passed
@@ -148,7 +148,7 @@ impl<T> HeadGuard<T> {
     fn follow(&mut self, mut data: &[u8]) -> usize {
         let total = data.len();
         while !data.is_empty() {
-            if self.at_head_start() && !self.pipeline.is_open() {
+            if self.held_back() {
                 return total - data.len();
             }
             let used = match self.position {
@@ -245,7 +245,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for HeadGuard<T> {
         if let Position::Http2(_) = this.position {
             return this.poll_read_http2(cx, buf);
         }
-        if this.at_head_start() && !this.pipeline.is_open() {
+        if this.held_back() {
             return this.pipeline.wait(cx);
         }
         let before = buf.filled().len();

@@ -9,6 +9,7 @@
 //! again, so it can still pipeline: `wrk` sending 8 requests a write got 298-316k cache hits/s
 //! against 319-332k before.
 
+use std::io;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
@@ -45,9 +46,12 @@ impl Pipeline {
         self.unanswered += 1;
     }
 
-    /// A write took everything it was given: actix-http hands its whole write buffer to each
-    /// write, so nothing it has answered waits any more.
-    pub fn written_out(&mut self) {
+    /// After a write of `given` bytes: if it took them all, nothing actix-http has answered
+    /// waits any more (it hands its whole write buffer to each write), so the pipeline opens.
+    pub fn after_write(&mut self, written: &Poll<io::Result<usize>>, given: usize) {
+        if !matches!(written, Poll::Ready(Ok(n)) if *n == given) {
+            return;
+        }
         self.unanswered = 0;
         if let Some(reader) = self.reader.take() {
             reader.wake();

@@ -49,9 +49,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write(cx, data);
-        if matches!(polled, Poll::Ready(Ok(n)) if n == data.len()) {
-            self.pipeline.written_out();
-        }
+        self.pipeline.after_write(&polled, data.len());
         self.bound_wait(cx, polled)
     }
 
@@ -61,10 +59,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
         data: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.io).poll_write_vectored(cx, data);
-        let whole: usize = data.iter().map(|slice| slice.len()).sum();
-        if matches!(polled, Poll::Ready(Ok(n)) if n == whole) {
-            self.pipeline.written_out();
-        }
+        let given = data.iter().map(|slice| slice.len()).sum();
+        self.pipeline.after_write(&polled, given);
         self.bound_wait(cx, polled)
     }
 

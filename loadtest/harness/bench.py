@@ -75,6 +75,16 @@ def wait_http(url, limit=30.0, what="benchmark"):
     raise SystemExit(f"{what}: {url} never answered 200")
 
 
+def ecdsa_certificate(directory):
+    """A self-signed ECDSA P-256 certificate for localhost in `directory`: (cert, key) paths."""
+    os.makedirs(directory, exist_ok=True)
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    return cert, key
+
+
 def in_turn(names, run):
     """`names` in order on even runs, reversed on odd ones: the first of a series tends to
     measure faster on this VM, so no server may always go first."""

@@ -121,6 +121,46 @@ def render_peer(scratch, name, workers=1, same_headers=False, ports=None):
     return path
 
 
+class CpuQuota:
+    """Processes held to `share` of one core by a CFS quota, in a cgroup of their own (cgroup v2
+    `cpu.max`, or v1's `cpu` controller): a server capped below what the load generator can offer
+    it shows what it serves per unit of CPU, whatever the load generator's own core can do.
+    Needs root; the group is removed by `close` once its processes have exited."""
+
+    PERIOD_US = 100_000  # the kernel's default period
+
+    def __init__(self, name, share):
+        v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")
+        quota = int(share * self.PERIOD_US)
+        try:
+            if (v2 / "cgroup.controllers").exists():
+                (v2 / "cgroup.subtree_control").write_text("+cpu")
+                self.path = v2 / name
+                self.path.mkdir(exist_ok=True)
+                (self.path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            elif (v1 / "cpu.cfs_quota_us").exists():
+                self.path = v1 / name
+                self.path.mkdir(exist_ok=True)
+                (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+                (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+            else:
+                raise SystemExit("no cgroup cpu controller at /sys/fs/cgroup: cannot cap CPU")
+        except PermissionError as error:
+            raise SystemExit(f"capping CPU needs root (cgroups): {error}") from error
+
+    def add(self, pid):
+        """Moves process `pid`, all its threads, into the group."""
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def close(self):
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:  # processes still exiting
+                time.sleep(0.1)
+
+
 def session_pids(leader):
     """Every process of the session `leader` started (nginx master and workers, ...)."""
     pids = []

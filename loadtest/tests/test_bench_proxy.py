@@ -1,0 +1,38 @@
+"""bench-proxy in its quick mode with --cap end to end (loopback, bounded): both proxies serve every
+cell, each is held to about half of its core by the CPU quota (uncapped, the proxy's core is
+95-100 % busy), and no cgroup is left behind. Skipped, saying so, where nginx or wrk is missing
+or cgroups cannot be written (not root)."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench-proxy"
+CGROUP_DIRS = [Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")]
+
+
+@pytest.mark.skipif(any(shutil.which(tool) is None for tool in ("nginx", "wrk", "taskset")),
+                    reason="bench-proxy needs nginx and wrk (apt-get install nginx-light wrk)")
+@pytest.mark.skipif(os.geteuid() != 0, reason="--cap writes cgroups, which needs root")
+def test_bench_proxy_quick_mode_holds_each_proxy_to_its_cpu_share():
+    completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--cap", "0.5",
+                                "--same-headers"], capture_output=True, text=True, timeout=600)
+    out = completed.stdout
+    assert completed.returncode == 0, out + completed.stderr
+    assert "held to 50% of core 0 by a CPU quota" in out, out
+    for scenario in ("plain proxy", "cache hits"):
+        for connections in (50, 200):
+            row = re.search(rf"^{scenario}\s+{connections}\s+(\d+)\s+(\d+)\s+[\d.]+\s+\S+\s+\S+"
+                            rf"\s+(\d+)%/\s*(\d+)%", out, re.M)
+            assert row is not None, f"{scenario} c{connections} missing:\n{out}"
+            nginx, ours, nginx_busy, ours_busy = (int(x) for x in row.groups())
+            assert nginx > 0 and ours > 0, row.group(0)
+            # Half a core each, plus the little the idle servers and the kernel spend there.
+            assert nginx_busy <= 70 and ours_busy <= 70, row.group(0)
+    left = [group for base in CGROUP_DIRS if base.is_dir() for group in base.glob("bench-proxy-*")]
+    assert not left, left

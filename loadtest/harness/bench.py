@@ -121,6 +121,9 @@ def render_peer(scratch, name, workers=1, same_headers=False, ports=None):
     return path
 
 
+CGROUP_V2, CGROUP_V1_CPU = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")
+
+
 class CpuQuota:
     """Processes held to `share` of one core by a CFS quota, in a cgroup of their own (cgroup v2
     `cpu.max`, or v1's `cpu` controller): a server capped below what the load generator can offer
@@ -130,23 +133,31 @@ class CpuQuota:
     PERIOD_US = 100_000  # the kernel's default period
 
     def __init__(self, name, share):
-        v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/cpu")
         quota = int(share * self.PERIOD_US)
+        version = self.controller()
+        if version is None:
+            raise SystemExit("no cgroup cpu controller at /sys/fs/cgroup: cannot cap CPU")
+        self.path = (CGROUP_V2 if version == 2 else CGROUP_V1_CPU) / name
         try:
-            if (v2 / "cgroup.controllers").exists():
-                (v2 / "cgroup.subtree_control").write_text("+cpu")
-                self.path = v2 / name
+            if version == 2:
+                (CGROUP_V2 / "cgroup.subtree_control").write_text("+cpu")
                 self.path.mkdir(exist_ok=True)
                 (self.path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
-            elif (v1 / "cpu.cfs_quota_us").exists():
-                self.path = v1 / name
+            else:
                 self.path.mkdir(exist_ok=True)
                 (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
                 (self.path / "cpu.cfs_quota_us").write_text(str(quota))
-            else:
-                raise SystemExit("no cgroup cpu controller at /sys/fs/cgroup: cannot cap CPU")
-        except PermissionError as error:
-            raise SystemExit(f"capping CPU needs root (cgroups): {error}") from error
+        except OSError as error:
+            self.close()
+            raise SystemExit(f"cannot cap CPU with cgroups (root is needed): {error}") from error
+
+    @staticmethod
+    def controller():
+        """2 or 1 for the cgroup version whose cpu controller is mounted, None without one."""
+        controllers = CGROUP_V2 / "cgroup.controllers"
+        if controllers.exists() and "cpu" in controllers.read_text().split():
+            return 2
+        return 1 if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists() else None
 
     def add(self, pid):
         """Moves process `pid`, all its threads, into the group."""
@@ -156,6 +167,8 @@ class CpuQuota:
         for _ in range(50):
             try:
                 self.path.rmdir()
+                return
+            except FileNotFoundError:
                 return
             except OSError:  # processes still exiting
                 time.sleep(0.1)

@@ -85,10 +85,12 @@ pub(super) async fn serve<T>(
                 Some(Ok((request, responder))) => {
                     let open = Activity::open(&activity);
                     let (app, send_timeout) = (app.clone(), timeouts.send);
-                    actix_web::rt::spawn(async move {
+                    // Boxed: the stream's future (1.5 KB) is then copied once, into the box,
+                    // not each time the runtime moves it into its task.
+                    actix_web::rt::spawn(Box::pin(async move {
                         stream::serve(request, responder, app, peer, send_timeout).await;
                         drop(open);
-                    });
+                    }));
                 }
                 Some(Err(error)) => return log::debug!("HTTP/2 connection failed: {error}"),
                 None => return,

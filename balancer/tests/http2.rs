@@ -2,7 +2,8 @@
 //! careless client sends, which h2 clients never would) and reading what comes back: request bodies
 //! with and without a length or behind `Expect`; split cookies joined for the HTTP/1.1 backend; the
 //! request id never indexed by HPACK; a backend's flood of interim responses held to 64 KiB a
-//! stream; at most 128 streams open (announced, the rest refused); clients that reset every stream,
+//! stream; at most 128 streams open (announced, the rest refused), and one address's streams in
+//! flight bounded across its connections; clients that reset every stream,
 //! or make the server reset them, cut off; header blocks and the header lists they decode to
 //! bounded and timed like HTTP/1 heads; a `Host` contradicting `:authority` refused, as are targets
 //! and authorities RFC 9113 makes malformed; a write invalidating what was stored for its target;
@@ -349,6 +350,43 @@ fn one_http2_connection_has_at_most_128_streams_open_and_the_rest_are_refused() 
         .count();
     assert_eq!((answered, refused), (128, 300 - 128));
     assert_eq!(stack.hits(), 128);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_has_its_bound_of_http2_requests_in_flight_across_its_connections() {
+    let stack = Stack::start("max_streams_per_ip = 4");
+    stack.delay_answers(1000);
+    let connections = [stack.hyper().await, stack.hyper().await];
+    // Six requests at once, three on each connection: four places, so two are refused.
+    let round = |name: &'static str| {
+        let requests: Vec<_> = (0..6)
+            .map(|n| {
+                let mut stream = connections[n % 2].stream();
+                tokio::spawn(async move { stream.get(&format!("/{name}/{n}")).await.unwrap() })
+            })
+            .collect();
+        async move {
+            let mut answers = Vec::new();
+            for request in requests {
+                answers.push(request.await.unwrap());
+            }
+            answers
+        }
+    };
+    let answers = round("first").await;
+    let refused: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
+    assert_eq!(
+        (answers.len() - refused.len(), refused.len()),
+        (4, 2),
+        "{answers:?}"
+    );
+    let error: serde_json::Value = serde_json::from_str(&refused[0].body).unwrap();
+    assert_eq!(error["error"], "too_many_requests", "{error}");
+    assert_eq!(stack.hits(), 4, "a refused request reached the backend");
+    // The places come back as the requests end.
+    let answers = round("second").await;
+    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 4);
+    assert_eq!(stack.hits(), 8);
 }
 
 #[test]

@@ -74,6 +74,11 @@ fn errors_name_the_field() {
             .starts_with("proxy.max_connections_per_ip: "),
         "{err}"
     );
+    let err = parse("[proxy]\nmax_streams_per_ip = 0").unwrap_err();
+    assert!(
+        err.to_string().starts_with("proxy.max_streams_per_ip: "),
+        "{err}"
+    );
     let err = parse("admin_token = \" \"").unwrap_err();
     assert_eq!(err.to_string(), "admin_token: must not be empty");
 }

@@ -118,6 +118,7 @@ where
                 let http = self.http.clone();
                 let http2 = self.http2.clone();
                 let timeouts = self.timeouts;
+                let streams = permit.streams();
                 Box::pin(async move {
                     // The permit is held through the handshake: a silent client holds a slot
                     // only until the handshake times out.
@@ -126,7 +127,7 @@ where
                     };
                     let served = match (protocol, http2) {
                         (Protocol::Http2, Some((app, settings))) => {
-                            http2::serve(io, app, peer, &settings, timeouts).await;
+                            http2::serve(io, app, peer, streams, &settings, timeouts).await;
                             Ok(())
                         }
                         _ => http.call((io, protocol, peer)).await,

@@ -31,7 +31,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use admission::{Admission, Refusal};
+pub use admission::{Admission, AdmissionBounds, Refusal};
 pub use head_check::{MAX_HEAD_BYTES, host_is_valid};
 pub use head_guard::{HeadGuard, MalformedBody};
 
@@ -80,11 +80,12 @@ pub fn public_server(
     challenges: Option<ChallengeTokens>,
 ) -> std::io::Result<actix_server::Server> {
     let proxy = settings.proxy.clone();
-    let admission = Arc::new(Admission::new(
-        proxy.max_connections,
-        proxy.max_connections_per_ip,
-        proxy.trusted_proxies.clone(),
-    ));
+    let bounds = AdmissionBounds {
+        max_connections: proxy.max_connections,
+        max_connections_per_address: proxy.max_connections_per_ip,
+        max_streams_per_address: proxy.max_streams_per_ip,
+    };
+    let admission = Arc::new(Admission::new(bounds, proxy.trusted_proxies.clone()));
     let builder = actix_server::Server::build()
         .workers(settings.proxy_threads())
         .backlog(BACKLOG as u32)

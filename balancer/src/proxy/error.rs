@@ -35,6 +35,8 @@ pub enum ProxyError {
     HeadersTooLarge,
     #[error("the Host header names another authority than :authority, or is repeated")]
     ConflictingHost,
+    #[error("too many HTTP/2 requests in flight from your address; wait for some to finish")]
+    TooManyStreams,
     /// A request head outside the protocol's grammar that its parser let through.
     #[error("{0}")]
     Malformed(&'static str),
@@ -58,6 +60,7 @@ impl ProxyError {
             Self::PrivatePath => "not_found",
             Self::HeadersTooLarge => "headers_too_large",
             Self::ConflictingHost => "conflicting_host",
+            Self::TooManyStreams => "too_many_requests",
             Self::Malformed(_) => "malformed_request",
         }
     }
@@ -87,15 +90,22 @@ impl ResponseError for ProxyError {
             Self::ConnectRefused | Self::TraceRefused => StatusCode::METHOD_NOT_ALLOWED,
             Self::PrivatePath => StatusCode::NOT_FOUND,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::TooManyStreams => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        if let Self::NoHealthyBackend { retry_after } = self {
-            let seconds = retry_after.as_secs().max(1);
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        match self {
+            Self::NoHealthyBackend { retry_after } => {
+                let seconds = retry_after.as_secs().max(1);
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+            }
+            Self::TooManyStreams => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            _ => {}
         }
         if let Self::ConnectRefused | Self::TraceRefused = self {
             response.insert_header((

@@ -5,15 +5,22 @@
 //! 7.2) naming `:authority`'s. Each is what the head guard holds an HTTP/1 request to; over
 //! HTTP/2 h2 parses the head, so it is checked here.
 
-use actix_web::HttpRequest;
 use actix_web::http::uri::Authority;
 use actix_web::http::{Method, header};
+use actix_web::{HttpMessage, HttpRequest};
 
 use super::ProxyError;
 use crate::listener::{MAX_HEAD_BYTES, host_is_valid};
 
-/// Refuses a malformed HTTP/2 request with the error it gets.
+/// Marks a stream its client address had no place for (`proxy.max_streams_per_ip`).
+pub struct OverStreamBudget;
+
+/// Refuses a malformed HTTP/2 request, or one over its address's stream bound, with the error
+/// it gets.
 pub fn check(req: &HttpRequest) -> Result<(), ProxyError> {
+    if req.extensions().contains::<OverStreamBudget>() {
+        return Err(ProxyError::TooManyStreams);
+    }
     if header_list_size(req) > MAX_HEAD_BYTES {
         return Err(ProxyError::HeadersTooLarge);
     }

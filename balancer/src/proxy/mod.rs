@@ -39,6 +39,7 @@ pub use body::BodyToStreamEnd;
 pub use error::ProxyError;
 pub use expose_upstream::ExposeUpstream;
 pub use headers::{RequestIds, TrustedProxies, is_hop_by_hop};
+pub use http2_request::OverStreamBudget;
 pub use private_paths::PrivatePaths;
 pub use settings::{ProxyLayer, ProxySettings};
 pub use state::{ProxyState, upstream_client};

@@ -44,6 +44,10 @@ section! {
         max_connections: usize = 20_000 => max_connections: usize = positive,
         #[arg(skip)]
         max_connections_per_ip: usize = 256 => max_connections_per_ip: usize = keep,
+        /// HTTP/2 streams in flight from one client address, across its connections: what the
+        /// address may have in flight over HTTP/1.1, one request per connection.
+        #[arg(skip)]
+        max_streams_per_ip: usize = 256 => max_streams_per_ip: usize = positive,
         #[arg(skip)]
         trusted_proxies: Vec<String> = Vec::new() => trusted_proxies: TrustedProxies = networks,
         #[arg(skip)]

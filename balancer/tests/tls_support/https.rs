@@ -83,6 +83,19 @@ impl HttpsConnection {
         })
     }
 
+    /// Another handle on this HTTP/2 connection, for a request of its own stream alongside
+    /// this one's.
+    pub fn stream(&self) -> Self {
+        let Sender::Http2(sender) = &self.sender else {
+            panic!("an HTTP/1.1 connection carries one request at a time");
+        };
+        Self {
+            sender: Sender::Http2(sender.clone()),
+            host: self.host.clone(),
+            leaf: self.leaf.clone(),
+        }
+    }
+
     /// `GET path` on this connection.
     pub async fn get(&mut self, path: &str) -> Result<Answer, Failure> {
         self.get_with(path, &[]).await

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep};
 
+use super::admission::StreamBudget;
 use super::head_guard::GuardTimeouts;
 
 /// The proxy app as a stream calls it; errors are responses already.
@@ -55,11 +56,13 @@ pub(super) struct Http2Settings {
     pub shutdown: actix_server::GracefulShutdownSignal,
 }
 
-/// Serves one HTTP/2 connection until it closes, fails or idles out.
+/// Serves one HTTP/2 connection until it closes, fails or idles out; each stream takes a place
+/// in `streams`, its client address's budget, or is answered 429 without reaching the app.
 pub(super) async fn serve<T>(
     io: T,
     app: Rc<AppService>,
     peer: Option<SocketAddr>,
+    streams: StreamBudget,
     settings: &Http2Settings,
     timeouts: GuardTimeouts,
 ) where
@@ -84,12 +87,14 @@ pub(super) async fn serve<T>(
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, responder))) => {
                     let open = Activity::open(&activity);
+                    let slot = streams.begin();
                     let (app, send_timeout) = (app.clone(), timeouts.send);
                     // Boxed: the stream's future (1.5 KB) is then copied once, into the box,
                     // not each time the runtime moves it into its task.
                     actix_web::rt::spawn(Box::pin(async move {
-                        stream::serve(request, responder, app, peer, send_timeout).await;
-                        drop(open);
+                        let admitted = slot.is_some();
+                        stream::serve(request, responder, app, peer, admitted, send_timeout).await;
+                        drop((slot, open));
                     }));
                 }
                 Some(Err(error)) => return log::debug!("HTTP/2 connection failed: {error}"),

@@ -25,7 +25,7 @@ use super::AppService;
 use crate::http_types::{self, Unrepresentable};
 use crate::interim::{InterimResponses, StreamResponder};
 use crate::origin::ListenerScheme;
-use crate::proxy::{BodyToStreamEnd, is_hop_by_hop};
+use crate::proxy::{BodyToStreamEnd, OverStreamBudget, is_hop_by_hop};
 
 /// The most body asked of h2's flow control at once: its default frame size, as actix-http.
 const CHUNK: usize = 16_384;
@@ -49,6 +49,7 @@ pub(super) async fn serve(
     responder: SendResponse<Bytes>,
     app: Rc<AppService>,
     peer: Option<SocketAddr>,
+    admitted: bool,
     send_timeout: Duration,
 ) {
     let responder = StreamResponder::new(responder);
@@ -61,6 +62,10 @@ pub(super) async fn serve(
     }
     let response = match to_actix(request, peer, &responder) {
         Ok(request) => {
+            if !admitted {
+                // The app answers it (429, with the request id and a log line like any other).
+                request.extensions_mut().insert(OverStreamBudget);
+            }
             // A client that resets the stream no longer wants the answer: the proxy's work
             // is dropped with it, its upstream request included (nginx's default too,
             // `proxy_ignore_client_abort off`).

@@ -231,10 +231,32 @@ pub fn forward_request_headers(
 
 /// `ip` as text in `buf`, without allocating.
 fn format_ip(ip: IpAddr, buf: &mut [u8; 48]) -> &[u8] {
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    // 48 bytes hold the longest IPv6 text (45), so the write cannot fail.
-    let _ = write!(cursor, "{ip}");
-    let end = cursor.position() as usize;
+    let IpAddr::V4(v4) = ip else {
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        // 48 bytes hold the longest IPv6 text (45), so the write cannot fail.
+        let _ = write!(cursor, "{ip}");
+        let end = cursor.position() as usize;
+        return &buf[..end];
+    };
+    // By hand: `Display` takes each octet through the formatter's padding, about a thousand
+    // instructions a request (callgrind, 2.4 % of a plain proxied request's).
+    let mut end = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[end] = b'.';
+            end += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let first = match octet {
+            100.. => 0,
+            10.. => 1,
+            _ => 2,
+        };
+        for digit in &digits[first..] {
+            buf[end] = b'0' + digit;
+            end += 1;
+        }
+    }
     &buf[..end]
 }
 

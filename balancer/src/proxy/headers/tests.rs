@@ -165,3 +165,27 @@ fn request_ids_are_echoed_or_generated_uniquely() {
     assert_eq!(&text[..9], format!("{:08x}-", ids.prefix));
     assert_eq!(&text[9..], "000000000004");
 }
+
+#[test]
+fn client_addresses_are_written_as_display_writes_them() {
+    let mut buf = [0u8; 48];
+    let mut check = |ip: IpAddr| {
+        let text = format_ip(ip, &mut buf).to_vec();
+        assert_eq!(String::from_utf8(text).unwrap(), ip.to_string());
+    };
+    // Every octet value, in every position (one, two and three digits each).
+    for octet in 0..=255u8 {
+        for position in 0..4 {
+            let mut octets = [7, 10, 192, 255];
+            octets[position] = octet;
+            check(IpAddr::from(octets));
+        }
+    }
+    check("2001:db8::1".parse().unwrap());
+    check("::ffff:192.0.2.1".parse().unwrap());
+    check(
+        "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .unwrap(),
+    );
+}

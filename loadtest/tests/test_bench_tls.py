@@ -1,7 +1,10 @@
 """bench-tls in its quick mode end to end (loopback, bounded): both servers answer over TLS and
-every row of the table is printed with figures. Skipped, saying so, where nginx or h2load is
-not installed (`.ci/run` installs h2load; nginx is needed only by the benchmarks)."""
+every row of the table is printed with figures; with --cap each server is held to about half
+of its core and no cgroup is left behind. Skipped, saying so, where nginx or h2load is not
+installed (`.ci/run` installs h2load; nginx is needed only by the benchmarks), or where cgroups
+cannot be written."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,12 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench import CGROUP_V1_CPU, CGROUP_V2, CpuQuota
+
 BENCH = Path(__file__).resolve().parents[1] / "bench-tls"
 ROWS = ("h1 keep-alive", "h2 streams", "new TLS conns", "h2 at equal load")
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("h2load") is None,
-                    reason="bench-tls needs nginx and h2load (apt-get install nginx-light nghttp2-client)")
+NEEDS_TOOLS = pytest.mark.skipif(
+    shutil.which("nginx") is None or shutil.which("h2load") is None,
+    reason="bench-tls needs nginx and h2load (apt-get install nginx-light nghttp2-client)")
+
+
+@NEEDS_TOOLS
 def test_bench_tls_quick_mode_prints_every_row():
     completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--rate", "500"],
                                capture_output=True, text=True, timeout=600)
@@ -25,3 +34,24 @@ def test_bench_tls_quick_mode_prints_every_row():
         assert line is not None, f"{row} missing:\n{completed.stdout}"
         figures = [float(x) for x in re.findall(r"\d+\.\d+", line)]
         assert len(figures) >= 2 and all(f > 0 for f in figures[:2]), line
+
+
+@NEEDS_TOOLS
+@pytest.mark.skipif(os.geteuid() != 0 or CpuQuota.controller() is None,
+                    reason="--cap writes cgroups: it needs root and a cgroup cpu controller")
+def test_bench_tls_cap_holds_each_server_to_its_cpu_share():
+    completed = subprocess.run([sys.executable, str(BENCH), "--quick", "--cap", "0.5", "--only", "new",
+                                "--only", "h2"], capture_output=True, text=True, timeout=600)
+    out = completed.stdout
+    assert completed.returncode == 0, out + completed.stderr
+    assert "held to 50% of core 0 by a CPU quota" in out, out
+    for row in ("h2 streams", "new TLS conns"):
+        busy = re.search(rf"^{row}\s+50\s+([\d.]+)\s+([\d.]+).*?(\d+)%/\s*(\d+)%", out, re.M)
+        assert busy is not None, f"{row} missing:\n{out}"
+        nginx, ours, nginx_busy, ours_busy = (float(x) for x in busy.groups())
+        assert nginx > 0 and ours > 0, busy.group(0)
+        # Uncapped, the new-connection row keeps nginx's core 95 % busy.
+        assert nginx_busy <= 70 and ours_busy <= 70, busy.group(0)
+    left = [group for base in (CGROUP_V2, CGROUP_V1_CPU) if base.is_dir()
+            for group in base.glob("bench-tls-*")]
+    assert not left, left

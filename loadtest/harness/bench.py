@@ -159,6 +159,12 @@ class CpuQuota:
             return 2
         return 1 if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists() else None
 
+    @staticmethod
+    def left_behind(prefix):
+        """The groups named `prefix`* still present: a run removes its own."""
+        return [group for base in (CGROUP_V2, CGROUP_V1_CPU) if base.is_dir()
+                for group in base.glob(f"{prefix}*")]
+
     def add(self, pid):
         """Moves process `pid`, all its threads, into the group."""
         (self.path / "cgroup.procs").write_text(str(pid))

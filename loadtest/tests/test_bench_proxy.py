@@ -4,7 +4,6 @@ cell, each is held to about half of its core by the CPU quota (uncapped, the pro
 or cgroups cannot be written (not root, or no cpu controller)."""
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import CGROUP_V1_CPU, CGROUP_V2, CpuQuota
+from capped_run import assert_served_at_half_a_core
+from harness.bench import CpuQuota
 
 BENCH = Path(__file__).resolve().parents[1] / "bench-proxy"
 
@@ -29,13 +29,6 @@ def test_bench_proxy_quick_mode_holds_each_proxy_to_its_cpu_share():
     assert "held to 50% of core 0 by a CPU quota" in out, out
     for scenario in ("plain proxy", "cache hits"):
         for connections in (50, 200):
-            row = re.search(rf"^{scenario}\s+{connections}\s+(\d+)\s+(\d+)\s+[\d.]+\s+\S+\s+\S+"
-                            rf"\s+(\d+)%/\s*(\d+)%", out, re.M)
-            assert row is not None, f"{scenario} c{connections} missing:\n{out}"
-            nginx, ours, nginx_busy, ours_busy = (int(x) for x in row.groups())
-            assert nginx > 0 and ours > 0, row.group(0)
-            # Half a core each, plus the little the idle servers and the kernel spend there.
-            assert nginx_busy <= 70 and ours_busy <= 70, row.group(0)
-    left = [group for base in (CGROUP_V2, CGROUP_V1_CPU) if base.is_dir()
-            for group in base.glob("bench-proxy-*")]
+            assert_served_at_half_a_core(out, rf"{scenario}\s+{connections}")
+    left = CpuQuota.left_behind("bench-proxy-")
     assert not left, left

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import CGROUP_V1_CPU, CGROUP_V2, CpuQuota
+from capped_run import assert_served_at_half_a_core
+from harness.bench import CpuQuota
 
 BENCH = Path(__file__).resolve().parents[1] / "bench-tls"
 ROWS = ("h1 keep-alive", "h2 streams", "new TLS conns", "h2 at equal load")
@@ -46,12 +47,6 @@ def test_bench_tls_cap_holds_each_server_to_its_cpu_share():
     assert completed.returncode == 0, out + completed.stderr
     assert "held to 50% of core 0 by a CPU quota" in out, out
     for row in ("h2 streams", "new TLS conns"):
-        busy = re.search(rf"^{row}\s+50\s+([\d.]+)\s+([\d.]+).*?(\d+)%/\s*(\d+)%", out, re.M)
-        assert busy is not None, f"{row} missing:\n{out}"
-        nginx, ours, nginx_busy, ours_busy = (float(x) for x in busy.groups())
-        assert nginx > 0 and ours > 0, busy.group(0)
-        # Uncapped, the new-connection row keeps nginx's core 95 % busy.
-        assert nginx_busy <= 70 and ours_busy <= 70, busy.group(0)
-    left = [group for base in (CGROUP_V2, CGROUP_V1_CPU) if base.is_dir()
-            for group in base.glob("bench-tls-*")]
+        assert_served_at_half_a_core(out, rf"{row}\s+50")
+    left = CpuQuota.left_behind("bench-tls-")
     assert not left, left

@@ -195,6 +195,17 @@ class CpuQuota:
                 time.sleep(0.1)
 
 
+def cap_each(servers, share, prefix, quotas):
+    """Holds each of `servers` (name: the pid leading its session, e.g. nginx's master, whose
+    workers go with it) to `share` of a core in a group `prefix`-name of its own, appending
+    each group to `quotas` as it is made, so the caller closes every one made even if a later
+    one fails."""
+    for name, leader in servers.items():
+        quotas.append(CpuQuota(f"{prefix}-{name}", share))
+        for pid in session_pids(leader):
+            quotas[-1].add(pid)
+
+
 def session_pids(leader):
     """Every process of the session `leader` started (nginx master and workers, ...)."""
     pids = []

@@ -4,6 +4,8 @@ of its core and no cgroup is left behind. Skipped, saying so, where nginx or h2l
 installed (`.ci/run` installs h2load; nginx is needed only by the benchmarks), or where cgroups
 cannot be written."""
 
+import importlib.machinery
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +20,26 @@ from harness.bench import CpuQuota
 
 BENCH = Path(__file__).resolve().parents[1] / "bench-tls"
 ROWS = ("h1 keep-alive", "h2 streams", "new TLS conns", "h2 at equal load")
+
+
+def bench_tls_module():
+    loader = importlib.machinery.SourceFileLoader("bench_tls", str(BENCH))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench_tls", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_equal_load_percentiles_leave_out_the_warm_up_and_the_closing_ramp(tmp_path):
+    # h2load's log: start (us), status, duration (us). Warm-up and ramp requests are slow here,
+    # so counting either would move p99 (and p50 for the warm-up, which is most of the log).
+    second = 1_000_000
+    requests = [(s, 9000) for s in range(0, second, 1000)]             # the warm-up second
+    requests += [(second + s, 100 + s // 1000 % 200) for s in range(0, 3 * second, 1000)]
+    requests += [(4 * second + s, 7000) for s in range(0, 200_000, 1000)]  # the last 0.2 s
+    log = tmp_path / "h2load.log"
+    log.write_text("".join(f"{start}\t200\t{took}\n" for start, took in requests))
+    p50, p99 = bench_tls_module().percentiles(log, 1, 0.2)
+    assert (p50, p99) == (0.2, 0.298)
 
 
 NEEDS_TOOLS = pytest.mark.skipif(

@@ -3,9 +3,12 @@
 //! port, and names resolved by `pebble-challtestsrv` as its DNS server, told through its
 //! management API to map the test domain to 127.0.0.1.
 
+use std::collections::BTreeSet;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
@@ -13,12 +16,26 @@ use test_support::{Process, eventually};
 
 use crate::tls_support::https::{HttpsConnection, client_config};
 
-/// A port that was free a moment ago on 127.0.0.1, for TCP and UDP alike.
+/// A port that was free a moment ago on 127.0.0.1, for TCP and UDP alike, and not handed out
+/// before in this process. It comes from below the kernel's ephemeral range: Pebble binds it
+/// later, a restarted Pebble again, and meanwhile any outgoing connection on the machine may
+/// take a port of that range as its own (once, in CI, a restarted Pebble never came up).
 pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (ephemeral / 3, ephemeral);
+    let mut handed_out = HANDED_OUT.lock().unwrap();
     loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("a free TCP port");
-        let port = tcp.local_addr().expect("its address").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let draw = RandomState::new().build_hasher().finish();
+        let port = low + (draw % u64::from(high - low)) as u16;
+        if !handed_out.contains(&port)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            handed_out.insert(port);
             return port;
         }
     }
